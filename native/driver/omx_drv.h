@@ -1,0 +1,349 @@
+/*
+ * omx_drv.h - private header of the direct driver (the engine an Open-MX
+ * kernel module ran, hosted in the process).
+ *
+ * Objects:
+ *   struct omx_drv        one per omx_drv_direct_open(); embeds struct
+ *                         omx_abi_driver first (ops recover it with container_of)
+ *   struct omx_drv_board  one attached link; counters and reverse peer indices
+ *   struct omx_drv_peers  the peer table (local boards first)
+ *   struct omx_drv_ep     one endpoint slot; slots live until the driver closes
+ *                         so a handle lookup needs no global lock
+ *   struct omx_drv_large  an endpoint slot's regions and pull handles (large
+ *                         messages), created on first use, kept with the slot
+ *                         so pull-handle generations never restart
+ *
+ * Locking (outer to inner):
+ *   drv->open_lock   serialises open/close of endpoints (slot state changes)
+ *   ep->lock         the endpoint's producer state: event queues, tx frame
+ *                    buffer, rx buffers, the rx demux, regions, pull handles
+ *                    and their timers.  Never held while blocking in poll().
+ *   peers->lock      rwlock: readers are the send and rx paths, writers the
+ *                    peer commands (add/clear/hostname)
+ *   ep->wait_lock    waiter accounting for the wakeup generation; innermost,
+ *                    never held across a syscall other than the eventfd I/O
+ * Counters and reverse peer indices are plain atomics (no lock).
+ */
+#ifndef OMX_DRV_H
+#define OMX_DRV_H
+
+#include <assert.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#include "omx_abi.h"
+#include "omx_direct.h"
+#include "omx_eventq.h"
+#include "omx_link.h"
+#include "omx_list.h"
+#include "omx_wire.h"
+
+#define OMX_DRV_BOARD_MAX 1
+#define OMX_DRV_HZ 1000
+#define OMX_DRV_RX_BATCH 32
+#define OMX_DRV_RX_BATCHES_MAX 16      /* per drain: bounds the time spent under ep->lock */
+#define OMX_DRV_PEER_HASH_SIZE 256
+#define OMX_DRV_PEER_NONE UINT32_MAX
+#define OMX_DRV_AREA_ALIGN 4096u
+#define OMX_DRV_GOOD_MTU (1500 + OMX_WIRE_HEAD_LEN)   /* below it: BAD_MTU status and desc flag */
+
+/* One line on stderr naming the subsystem ("endpoint", "peers", "env", ...). */
+void omx_drv_warn(const char *subsys, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- tunables (read once in omx_drv_main.c) ------------------------------ */
+
+struct omx_drv_config {
+	uint32_t endpoint_max;        /* OMX_ENDPOINT_MAX, 1..256 */
+	uint32_t peer_max;            /* OMX_PEER_MAX */
+	uint32_t waitspin_us;         /* OMX_WAITSPIN_US */
+	uint32_t pull_blocks;         /* OMX_PULL_BLOCKS: blocks a pull keeps requested */
+	uint32_t pull_resend_ms;      /* OMX_PULL_RESEND_MS: first re-request delay */
+};
+
+/* ---- peers ---------------------------------------------------------------- */
+
+struct omx_drv_peer {
+	uint64_t addr;
+	uint32_t hash_next;           /* next index in the same bucket */
+	uint32_t local;               /* one of this driver's boards */
+	char hostname[OMX_ABI_HOSTNAME_MAX];
+};
+
+struct omx_drv_peers {
+	pthread_rwlock_t lock;
+	struct omx_drv_peer *entries; /* max entries, nr used, indices never reused until clear */
+	uint32_t nr;
+	uint32_t max;
+	uint32_t buckets[OMX_DRV_PEER_HASH_SIZE];
+	struct omx_abi_peer_table_state state;
+};
+
+/* ---- boards --------------------------------------------------------------- */
+
+struct omx_drv_board {
+	struct omx_link *link;
+	uint32_t index;
+	uint64_t addr;
+	uint32_t mtu;
+	uint32_t medium_frag_max;
+	uint32_t pull_reply_max;
+	char hostname[OMX_ABI_HOSTNAME_MAX];   /* under peers->lock */
+	uint32_t counters[OMX_COUNTER_INDEX_MAX];   /* atomics */
+	/* reverse_peer_index[p]: our index in peer p's table (learnt from its
+	 * CONNECT), OMX_WIRE_UNKNOWN_PEER_INDEX until then.  Atomics. */
+	uint16_t *reverse_peer_index;
+};
+
+static inline void omx_drv_count(struct omx_drv_board *b, enum omx_abi_counter c)
+{
+	__atomic_fetch_add(&b->counters[c], 1, __ATOMIC_RELAXED);
+}
+
+static inline void omx_drv_count_n(struct omx_drv_board *b, enum omx_abi_counter c, uint32_t n)
+{
+	__atomic_fetch_add(&b->counters[c], n, __ATOMIC_RELAXED);
+}
+
+/* ---- large messages: regions and pull handles ----------------------------- */
+
+#define OMX_DRV_PULL_SLOTS 1024        /* handles per endpoint: the wire id's top 10 bits */
+#define OMX_DRV_PULL_GEN_BITS 22
+#define OMX_DRV_PULL_GEN_MASK ((1u << OMX_DRV_PULL_GEN_BITS) - 1)
+#define OMX_DRV_PULL_GEN_START 0x23
+#define OMX_DRV_PULL_BLOCKS_MAX 16     /* ring of block descriptors; power of two */
+#define OMX_DRV_PULL_RESEND_CAP_MS 1000   /* re-request backoff stops at the reference's period */
+
+struct omx_drv_region_seg {
+	uint8_t *addr;
+	uint64_t start;               /* offset of this segment inside the region */
+	uint64_t length;              /* > 0: empty segments are not kept */
+};
+
+/* A user region.  The table holds one reference and each pull using it one
+ * more (puller: for its whole life; data owner: while it builds replies);
+ * destroy unlinks it and marks it dead, the last put frees it.  A dead
+ * region is never copied to or from again. */
+struct omx_drv_region {
+	uint32_t id;
+	uint32_t refs;                /* under ep->lock */
+	int dead;
+	uint64_t length;
+	uint32_t nr_segs;
+	struct omx_drv_region_seg segs[];
+};
+
+/* One block of up to OMX_PULL_REPLY_PER_BLOCK reply frames. */
+struct omx_drv_pull_block {
+	uint32_t want;                /* bit f: frame f of the block exists */
+	uint32_t got;                 /* bit f: frame f arrived */
+	uint32_t early;               /* re-requested because a later block completed */
+};
+
+/* A pull handle (puller side), under ep->lock.  Frame i carries message
+ * bytes [start(i), end(i)) with start(0) = 0, start(i) = i*R - ffo, so that
+ * every frame but the first starts on a reply boundary of the pulled region
+ * (R = reply_max, ffo = pulled_rdma_offset % R); block j holds frames
+ * [32j, 32j+32).  Blocks [first_block, next_block) are requested. */
+struct omx_drv_pull {
+	struct omx_list entry;        /* large->active */
+	uint32_t slot;
+	uint32_t wire_id;             /* slot << 22 | generation */
+	uint64_t lib_cookie;
+	uint32_t puller_rdma_id;
+	struct omx_drv_region *region;    /* the puller's region (one reference) */
+	struct omx_wire_head head;    /* toward the data owner */
+	uint8_t dst_endpoint;
+	uint32_t session;
+	uint32_t length;
+	uint32_t pulled_rdma_id;
+	uint8_t pulled_rdma_seqnum;
+	uint32_t pulled_rdma_offset;
+	uint32_t reply_max;
+	uint32_t ffo;
+	uint32_t nframes, nblocks;
+	uint32_t first_block, next_block;
+	uint32_t frames_got;
+	uint32_t bytes_got;
+	uint64_t deadline;            /* absolute abort (jiffies) */
+	uint64_t next_resend;
+	uint32_t resend_ms;           /* current re-request period (backs off) */
+	struct omx_drv_pull_block blocks[OMX_DRV_PULL_BLOCKS_MAX];
+};
+
+struct omx_drv_large {
+	struct omx_drv_region *regions[OMX_ABI_REGION_ID_MAX];
+	struct omx_drv_pull *slots[OMX_DRV_PULL_SLOTS];
+	uint32_t gens[OMX_DRV_PULL_SLOTS];
+	uint32_t cursor;              /* where the next free-slot search starts */
+	uint32_t nr_active;
+	struct omx_list active;
+	uint8_t *reply_bufs;          /* OMX_PULL_REPLY_PER_BLOCK x mtu, data owner side */
+	struct omx_link_frame reply_frames[OMX_PULL_REPLY_PER_BLOCK];
+};
+
+/* ---- endpoints ------------------------------------------------------------ */
+
+enum omx_drv_ep_state {
+	OMX_DRV_EP_FREE = 0,
+	OMX_DRV_EP_OK = 1,
+	OMX_DRV_EP_CLOSING = 2,
+};
+
+struct omx_drv;
+
+struct omx_drv_ep {
+	struct omx_drv *drv;
+	struct omx_drv_board *board;
+	uint32_t handle;
+	uint32_t index;
+	uint32_t state;               /* enum omx_drv_ep_state; atomic */
+	uint32_t refs;                /* commands in flight on this slot; atomic */
+
+	pthread_mutex_t lock;
+	uint32_t session;
+	char command[OMX_ABI_COMMAND_MAX];
+	int claim_fd;                 /* listening abstract Unix socket = host-wide claim */
+	struct omx_link_port *port;
+	int port_fd;
+
+	void *area;
+	struct omx_abi_endpoint_layout layout;
+	struct omx_abi_endpoint_desc *desc;
+	struct omx_eventq exp_q;
+	struct omx_eventq unexp_q;
+	uint8_t *sendq;
+	uint8_t *recvq;
+
+	struct omx_drv_large *large;  /* NULL until the first region or pull; under lock */
+	/* Earliest pull deadline or re-request (jiffies), UINT64_MAX when none;
+	 * written under lock, read atomically by waiters to bound their sleep. */
+	uint64_t pull_next_due;
+
+	uint8_t *tx_frame;            /* one reusable frame (mtu bytes), under lock */
+	uint8_t *rx_bufs;             /* OMX_DRV_RX_BATCH x mtu, under lock */
+	struct omx_link_frame rx_frames[OMX_DRV_RX_BATCH];
+
+	/* wakeup protocol (omx_drv_wait.c), under wait_lock */
+	pthread_mutex_t wait_lock;
+	int wake_fd;                  /* eventfd */
+	uint32_t wait_seq;            /* bumped by every signal (wakeup, close, kick) */
+	uint32_t wake_gen;            /* bumped by wakeup/close; read atomically */
+	uint32_t waiters;             /* threads inside wait_event; read atomically */
+	uint32_t waiters_old;         /* of those, the ones that captured an older wake_gen */
+};
+
+struct omx_drv {
+	struct omx_abi_driver base;   /* first: ops recover struct omx_drv with container_of */
+	struct omx_drv_config cfg;
+	pthread_mutex_t open_lock;
+	uint32_t board_count;
+	struct omx_drv_board boards[OMX_DRV_BOARD_MAX];
+	struct omx_drv_peers peers;
+	struct omx_drv_ep **eps;      /* board_count * endpoint_max slots, allocated on first open */
+};
+
+/* Lock precondition of the *_locked functions (held by someone: the best a
+ * default pthread mutex can tell). */
+#define omx_drv_assert_locked(m) assert(pthread_mutex_trylock(m) == EBUSY)
+
+static inline struct omx_drv *omx_drv_of(struct omx_abi_driver *d)
+{
+	return omx_container_of(d, struct omx_drv, base);
+}
+
+uint64_t omx_drv_now_jiffies(void);
+
+/* omx_drv_peer.c */
+int omx_drv_peers_init(struct omx_drv_peers *p, uint32_t max);
+void omx_drv_peers_fini(struct omx_drv_peers *p);
+int omx_drv_peers_add(struct omx_drv *drv, uint64_t addr, const char *hostname, int local);
+void omx_drv_peers_load_file(struct omx_drv *drv, const char *path);
+/* Callers hold peers->lock (read). */
+uint32_t omx_drv_peers_find_locked(const struct omx_drv_peers *p, uint64_t addr);
+int omx_drv_peer_add(struct omx_abi_driver *d, uint64_t board_addr, const char *hostname);
+int omx_drv_peer_table_clear(struct omx_abi_driver *d);
+int omx_drv_peer_table_get_state(struct omx_abi_driver *d, struct omx_abi_peer_table_state *out);
+int omx_drv_peer_table_set_state(struct omx_abi_driver *d, const struct omx_abi_peer_table_state *in);
+int omx_drv_peer_from_index(struct omx_abi_driver *d, uint32_t index, struct omx_abi_peer_info *out);
+int omx_drv_peer_from_addr(struct omx_abi_driver *d, uint64_t board_addr, struct omx_abi_peer_info *out);
+int omx_drv_peer_from_hostname(struct omx_abi_driver *d, const char *hostname,
+			       struct omx_abi_peer_info *out);
+int omx_drv_set_hostname(struct omx_abi_driver *d, uint32_t board_index, const char *hostname);
+
+/* omx_drv_endpoint.c */
+struct omx_drv_ep *omx_drv_ep_get(struct omx_drv *drv, uint32_t handle);
+void omx_drv_ep_put(struct omx_drv_ep *ep);
+void omx_drv_endpoints_fini(struct omx_drv *drv);
+int omx_drv_open_endpoint(struct omx_abi_driver *d, const struct omx_abi_open_endpoint *cmd,
+			  struct omx_abi_endpoint_info *out);
+int omx_drv_close_endpoint(struct omx_abi_driver *d, uint32_t handle);
+void *omx_drv_endpoint_area(struct omx_abi_driver *d, uint32_t handle);
+int omx_drv_get_endpoint_state(struct omx_abi_driver *d, uint32_t board_index,
+			       uint32_t endpoint_index, struct omx_abi_endpoint_state *out);
+int omx_drv_release_exp_slots(struct omx_abi_driver *d, uint32_t handle);
+int omx_drv_release_unexp_slots(struct omx_abi_driver *d, uint32_t handle);
+
+/* omx_drv_send.c */
+int omx_drv_send_tiny(struct omx_abi_driver *d, uint32_t handle, const struct omx_abi_send_tiny *cmd);
+int omx_drv_send_small(struct omx_abi_driver *d, uint32_t handle, const struct omx_abi_send_small *cmd);
+int omx_drv_send_medium_frag(struct omx_abi_driver *d, uint32_t handle,
+			     const struct omx_abi_send_medium_frag *cmd);
+int omx_drv_send_connect_request(struct omx_abi_driver *d, uint32_t handle,
+				 const struct omx_abi_send_connect_request *cmd);
+int omx_drv_send_connect_reply(struct omx_abi_driver *d, uint32_t handle,
+			       const struct omx_abi_send_connect_reply *cmd);
+int omx_drv_send_liback(struct omx_abi_driver *d, uint32_t handle, const struct omx_abi_send_liback *cmd);
+/* Called with ep->lock held, from the rx demux. */
+void omx_drv_send_nack_lib(struct omx_drv_ep *ep, uint64_t dst_addr, uint32_t peer_index,
+			   uint16_t head_peer_index, uint8_t nacker_endpoint,
+			   uint8_t sender_endpoint, uint16_t seqnum, uint8_t nack_type);
+
+int omx_drv_send_rndv(struct omx_abi_driver *d, uint32_t handle, const struct omx_abi_send_rndv *cmd);
+int omx_drv_send_notify(struct omx_abi_driver *d, uint32_t handle, const struct omx_abi_send_notify *cmd);
+int omx_drv_tx_head(struct omx_drv_ep *ep, uint32_t peer_index, struct omx_wire_head *head);
+/* The rest are called with ep->lock held. */
+void omx_drv_send_pull_locked(struct omx_drv_ep *ep, const struct omx_drv_pull *pull,
+			      uint32_t frame_index, uint32_t first_frame_offset, uint32_t block_length);
+void omx_drv_send_pull_replies_locked(struct omx_drv_ep *ep, const struct omx_wire_head *head,
+				      const struct omx_wire_pull *p, struct omx_drv_region *region,
+				      uint64_t msg_offset, uint32_t nr);
+void omx_drv_send_nack_mcp_locked(struct omx_drv_ep *ep, const struct omx_wire_head *head,
+				  uint8_t nacker_endpoint, uint8_t nack_type, uint32_t pull_handle,
+				  uint32_t magic);
+
+/* omx_drv_region.c */
+int omx_drv_create_region(struct omx_abi_driver *d, uint32_t handle, const struct omx_abi_create_region *cmd);
+int omx_drv_destroy_region(struct omx_abi_driver *d, uint32_t handle, uint32_t region_id);
+/* Called with ep->lock held. */
+struct omx_drv_large *omx_drv_large_get_locked(struct omx_drv_ep *ep);
+struct omx_drv_region *omx_drv_region_get_locked(struct omx_drv_ep *ep, uint32_t id);
+void omx_drv_region_put_locked(struct omx_drv_region *r);
+/* Copy len bytes at offset; the caller checked offset + len <= r->length. */
+void omx_drv_region_read(const struct omx_drv_region *r, uint64_t offset, void *dst, uint64_t len);
+void omx_drv_region_write(struct omx_drv_region *r, uint64_t offset, const void *src, uint64_t len);
+/* Endpoint close (no command in flight): abort pulls, free regions and buffers. */
+void omx_drv_large_close(struct omx_drv_ep *ep);
+/* Endpoint slot freed at driver close. */
+void omx_drv_large_free(struct omx_drv_ep *ep);
+
+/* omx_drv_pull.c */
+int omx_drv_pull(struct omx_abi_driver *d, uint32_t handle, const struct omx_abi_pull *cmd);
+/* Called with ep->lock held; each returns the number of events posted. */
+int omx_drv_pull_reply_locked(struct omx_drv_ep *ep, uint64_t src_addr,
+			      const struct omx_wire_pull_reply *r, const uint8_t *payload);
+int omx_drv_pull_nack_locked(struct omx_drv_ep *ep, uint64_t src_addr, const struct omx_wire_nack_mcp *n);
+int omx_drv_pull_timers_locked(struct omx_drv_ep *ep, uint64_t now);
+void omx_drv_pull_abort_all_locked(struct omx_drv_ep *ep);
+
+/* omx_drv_recv.c */
+int omx_drv_rx_drain_locked(struct omx_drv_ep *ep);
+int omx_drv_progress(struct omx_abi_driver *d, uint32_t handle);
+
+/* omx_drv_wait.c */
+int omx_drv_wait_event(struct omx_abi_driver *d, uint32_t handle, struct omx_abi_wait *wait);
+int omx_drv_wakeup(struct omx_abi_driver *d, uint32_t handle);
+void omx_drv_wake_all(struct omx_drv_ep *ep);
+void omx_drv_kick_waiters(struct omx_drv_ep *ep);
+
+#endif /* OMX_DRV_H */

@@ -1,0 +1,328 @@
+/*
+ * omx_drv_main.c - the direct driver: tunables, boards, driver-wide queries
+ * and the ABI ops table.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "omx_drv.h"
+
+void omx_drv_warn(const char *subsys, const char *fmt, ...)
+{
+	va_list ap;
+	char line[512];
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "omx-transport driver: %s: %s\n", subsys, line);
+}
+
+/* The coarse clock is read through the vDSO: no syscall, millisecond ticks. */
+uint64_t omx_drv_now_jiffies(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * OMX_DRV_HZ + (uint64_t)ts.tv_nsec / (1000000000 / OMX_DRV_HZ);
+}
+
+/* ---- tunables ------------------------------------------------------------- */
+
+struct omx_drv_tunable {
+	const char *name;
+	const char *help;
+	uint32_t def, min, max;
+	size_t offset;                /* into struct omx_drv_config */
+};
+
+/* Peer indices are u16 on the wire and 0xffff means "unknown", hence 65535. */
+static const struct omx_drv_tunable omx_drv_tunables[] = {
+	{ "OMX_ENDPOINT_MAX", "endpoint indices per board (default 32, 1..256)",
+	  32, 1, OMX_ENDPOINT_INDEX_MAX, offsetof(struct omx_drv_config, endpoint_max) },
+	{ "OMX_PEER_MAX", "peer table entries (default 1024, 1..65535)",
+	  1024, 1, OMX_PEER_INDEX_MAX - 1, offsetof(struct omx_drv_config, peer_max) },
+	{ "OMX_WAITSPIN_US", "microseconds a wait polls before it blocks (default 50, 0..100000)",
+	  50, 0, 100000, offsetof(struct omx_drv_config, waitspin_us) },
+	{ "OMX_PULL_BLOCKS", "pull blocks of 32 reply frames requested at once (default 4, 1..16)",
+	  4, 1, OMX_DRV_PULL_BLOCKS_MAX, offsetof(struct omx_drv_config, pull_blocks) },
+	{ "OMX_PULL_RESEND_MS", "first pull re-request delay in ms, doubling to 1000 (default 20, 1..60000)",
+	  20, 1, 60000, offsetof(struct omx_drv_config, pull_resend_ms) },
+};
+
+static uint32_t omx_drv_tunable_read(const struct omx_drv_tunable *t)
+{
+	const char *s = getenv(t->name);
+	unsigned long long v;
+	char *end;
+
+	if (!s || !*s)
+		return t->def;
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || *end || *s == '-') {
+		omx_drv_warn("env", "%s=\"%s\" is not a number; using %u (%s)", t->name, s, t->def, t->help);
+		return t->def;
+	}
+	if (v < t->min || v > t->max) {
+		uint32_t c = v < t->min ? t->min : t->max;
+		omx_drv_warn("env", "%s=%llu out of range; clamped to %u (%s)", t->name, v, c, t->help);
+		return c;
+	}
+	return (uint32_t)v;
+}
+
+static void omx_drv_read_env(struct omx_drv_config *cfg, const char **peers_file)
+{
+	for (size_t i = 0; i < sizeof(omx_drv_tunables) / sizeof(omx_drv_tunables[0]); i++) {
+		const struct omx_drv_tunable *t = &omx_drv_tunables[i];
+		*(uint32_t *)((char *)cfg + t->offset) = omx_drv_tunable_read(t);
+	}
+	/* OMX_PEERS_FILE: optional omx_init_peers file ("xx:xx:xx:xx:xx:xx host" lines). */
+	*peers_file = getenv("OMX_PEERS_FILE");
+	if (*peers_file && !**peers_file)
+		*peers_file = NULL;
+}
+
+/* ---- boards --------------------------------------------------------------- */
+
+static int omx_drv_board_attach(struct omx_drv *drv, uint32_t index)
+{
+	struct omx_drv_board *b = &drv->boards[index];
+	struct omx_link *link;
+	char host[OMX_ABI_HOSTNAME_MAX - 3];
+	int err;
+
+	err = omx_link_open_from_env(index, drv->cfg.endpoint_max, &link);
+	if (err) {
+		omx_drv_warn("board", "cannot open the link of board %u (%d)", index, err);
+		return err < 0 ? err : OMX_ABI_EIO;
+	}
+	/* The largest header plus the trailer must fit, or nothing can be sent. */
+	if (link->mtu < OMX_WIRE_MIN_FRAME + OMX_WIRE_FCS_LEN) {
+		omx_drv_warn("board", "link %s has MTU %u, below the %u-byte minimum frame",
+			     link->ifacename, link->mtu, OMX_WIRE_MIN_FRAME + OMX_WIRE_FCS_LEN);
+		err = OMX_ABI_EINVAL;
+		goto err_link;
+	}
+	if (link->endpoint_max && link->endpoint_max < drv->cfg.endpoint_max) {
+		omx_drv_warn("board", "link %s carries %u endpoints; OMX_ENDPOINT_MAX lowered from %u",
+			     link->ifacename, link->endpoint_max, drv->cfg.endpoint_max);
+		drv->cfg.endpoint_max = link->endpoint_max;
+	}
+
+	b->reverse_peer_index = malloc(drv->cfg.peer_max * sizeof(uint16_t));
+	if (!b->reverse_peer_index) {
+		err = OMX_ABI_ENOMEM;
+		goto err_link;
+	}
+	memset(b->reverse_peer_index, 0xff, drv->cfg.peer_max * sizeof(uint16_t));
+
+	b->link = link;
+	b->index = index;
+	b->addr = link->addr;
+	b->mtu = link->mtu;
+	b->medium_frag_max = omx_wire_medium_frag_max(link->mtu);
+	if (b->medium_frag_max > OMX_ABI_QUEUE_SLOT_SIZE)
+		b->medium_frag_max = OMX_ABI_QUEUE_SLOT_SIZE;
+	b->pull_reply_max = omx_wire_pull_reply_max(link->mtu);
+	if (gethostname(host, sizeof(host)) < 0)
+		strcpy(host, "localhost");
+	host[sizeof(host) - 1] = '\0';
+	snprintf(b->hostname, sizeof(b->hostname), "%s:%u", host, index);
+
+	err = omx_drv_peers_add(drv, b->addr, b->hostname, 1);
+	if (err < 0)
+		goto err_reverse;
+	drv->board_count = index + 1;
+	return 0;
+
+err_reverse:
+	free(b->reverse_peer_index);
+	b->reverse_peer_index = NULL;
+	b->link = NULL;
+err_link:
+	link->ops->close(link);
+	return err;
+}
+
+static void omx_drv_board_detach(struct omx_drv_board *b)
+{
+	if (b->link)
+		b->link->ops->close(b->link);
+	b->link = NULL;
+	free(b->reverse_peer_index);
+	b->reverse_peer_index = NULL;
+}
+
+/* ---- driver-wide queries -------------------------------------------------- */
+
+static int omx_drv_get_info(struct omx_abi_driver *d, struct omx_abi_driver_info *out)
+{
+	struct omx_drv *drv = omx_drv_of(d);
+
+	memset(out, 0, sizeof(*out));
+	out->abi_version = OMX_ABI_VERSION;
+	out->features = OMX_ABI_FEATURE_LARGE;
+	out->board_count = drv->board_count;
+	out->board_max = OMX_DRV_BOARD_MAX;
+	out->endpoint_max = drv->cfg.endpoint_max;
+	out->peer_max = drv->cfg.peer_max;
+	out->hz = OMX_DRV_HZ;
+	return 0;
+}
+
+static int omx_drv_get_board_info(struct omx_abi_driver *d, uint32_t board_index,
+				  struct omx_abi_board_info *out)
+{
+	struct omx_drv *drv = omx_drv_of(d);
+	struct omx_drv_board *b;
+
+	if (board_index >= drv->board_count)
+		return OMX_ABI_ENODEV;
+	b = &drv->boards[board_index];
+	memset(out, 0, sizeof(*out));
+	out->addr = b->addr;
+	out->mtu = b->mtu;
+	out->medium_frag_length_max = b->medium_frag_max;
+	out->pull_reply_length_max = b->pull_reply_max;
+	out->status = b->link->status;
+	if (b->mtu < OMX_DRV_GOOD_MTU)
+		out->status |= OMX_ABI_BOARD_STATUS_BAD_MTU;
+	out->numa_node = -1;
+	pthread_rwlock_rdlock(&drv->peers.lock);
+	memcpy(out->hostname, b->hostname, sizeof(out->hostname));
+	pthread_rwlock_unlock(&drv->peers.lock);
+	snprintf(out->ifacename, sizeof(out->ifacename), "%s", b->link->ifacename);
+	snprintf(out->drivername, sizeof(out->drivername), "%s", b->link->drivername);
+	return 0;
+}
+
+static int omx_drv_get_counters(struct omx_abi_driver *d, uint32_t board_index, int clear,
+				uint32_t *values, uint32_t nr_values)
+{
+	struct omx_drv *drv = omx_drv_of(d);
+	struct omx_drv_board *b;
+	uint32_t n = nr_values < OMX_COUNTER_INDEX_MAX ? nr_values : OMX_COUNTER_INDEX_MAX;
+
+	if (board_index >= drv->board_count)
+		return OMX_ABI_ENODEV;
+	if (!values && nr_values)
+		return OMX_ABI_EINVAL;
+	b = &drv->boards[board_index];
+	for (uint32_t i = 0; i < n; i++)
+		values[i] = clear ? __atomic_exchange_n(&b->counters[i], 0, __ATOMIC_RELAXED)
+				  : __atomic_load_n(&b->counters[i], __ATOMIC_RELAXED);
+	if (clear)
+		for (uint32_t i = n; i < OMX_COUNTER_INDEX_MAX; i++)
+			__atomic_store_n(&b->counters[i], 0, __ATOMIC_RELAXED);
+	for (uint32_t i = n; i < nr_values; i++)
+		values[i] = 0;
+	return 0;
+}
+
+static uint64_t omx_drv_jiffies(struct omx_abi_driver *d)
+{
+	(void)d;
+	return omx_drv_now_jiffies();
+}
+
+/* ---- open / close ---------------------------------------------------------- */
+
+static void omx_drv_close(struct omx_abi_driver *d)
+{
+	struct omx_drv *drv = omx_drv_of(d);
+
+	omx_drv_endpoints_fini(drv);
+	free(drv->eps);
+	for (uint32_t i = 0; i < drv->board_count; i++)
+		omx_drv_board_detach(&drv->boards[i]);
+	omx_drv_peers_fini(&drv->peers);
+	pthread_mutex_destroy(&drv->open_lock);
+	free(drv);
+}
+
+static const struct omx_abi_ops omx_drv_ops = {
+	.size = sizeof(struct omx_abi_ops),
+	.name = "direct",
+	.close = omx_drv_close,
+	.get_info = omx_drv_get_info,
+	.get_board_info = omx_drv_get_board_info,
+	.get_endpoint_state = omx_drv_get_endpoint_state,
+	.get_counters = omx_drv_get_counters,
+	.set_hostname = omx_drv_set_hostname,
+	.peer_add = omx_drv_peer_add,
+	.peer_table_clear = omx_drv_peer_table_clear,
+	.peer_table_get_state = omx_drv_peer_table_get_state,
+	.peer_table_set_state = omx_drv_peer_table_set_state,
+	.peer_from_index = omx_drv_peer_from_index,
+	.peer_from_addr = omx_drv_peer_from_addr,
+	.peer_from_hostname = omx_drv_peer_from_hostname,
+	.open_endpoint = omx_drv_open_endpoint,
+	.endpoint_area = omx_drv_endpoint_area,
+	.close_endpoint = omx_drv_close_endpoint,
+	.send_tiny = omx_drv_send_tiny,
+	.send_small = omx_drv_send_small,
+	.send_medium_frag = omx_drv_send_medium_frag,
+	.send_rndv = omx_drv_send_rndv,
+	.send_notify = omx_drv_send_notify,
+	.send_connect_request = omx_drv_send_connect_request,
+	.send_connect_reply = omx_drv_send_connect_reply,
+	.send_liback = omx_drv_send_liback,
+	.create_region = omx_drv_create_region,
+	.destroy_region = omx_drv_destroy_region,
+	.pull = omx_drv_pull,
+	.progress = omx_drv_progress,
+	.wait_event = omx_drv_wait_event,
+	.wakeup = omx_drv_wakeup,
+	.release_exp_slots = omx_drv_release_exp_slots,
+	.release_unexp_slots = omx_drv_release_unexp_slots,
+	.jiffies = omx_drv_jiffies,
+};
+
+int omx_drv_direct_open(struct omx_abi_driver **out)
+{
+	struct omx_drv *drv;
+	const char *peers_file;
+	int err;
+
+	drv = calloc(1, sizeof(*drv));
+	if (!drv)
+		return OMX_ABI_ENOMEM;
+	omx_drv_read_env(&drv->cfg, &peers_file);
+	pthread_mutex_init(&drv->open_lock, NULL);
+
+	err = omx_drv_peers_init(&drv->peers, drv->cfg.peer_max);
+	if (err)
+		goto err_peers;
+	err = omx_drv_board_attach(drv, 0);
+	if (err)
+		goto err_board;
+	drv->eps = calloc((size_t)drv->board_count * drv->cfg.endpoint_max, sizeof(*drv->eps));
+	if (!drv->eps) {
+		err = OMX_ABI_ENOMEM;
+		goto err_eps;
+	}
+	/* After the boards: local boards take the first peer indices. */
+	if (peers_file)
+		omx_drv_peers_load_file(drv, peers_file);
+
+	drv->base.ops = &omx_drv_ops;
+	*out = &drv->base;
+	return 0;
+
+err_eps:
+	omx_drv_board_detach(&drv->boards[0]);
+err_board:
+	omx_drv_peers_fini(&drv->peers);
+err_peers:
+	pthread_mutex_destroy(&drv->open_lock);
+	free(drv);
+	return err;
+}
