@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Buf", "VBuf", "as_op"]
 
-LARGE = 65536  # bytes above which bandwidth-optimal algorithms take over
+LARGE = 32768  # bytes from which bandwidth-optimal algorithms take over (the rndv threshold)
 _WINDOW = 16  # peers in flight during Alltoall
 _U8 = np.uint8
 
@@ -137,7 +137,7 @@ class _Ops:
         cd = ffi.from_buffer(arr)
         h = ffi.new("omx_request_t *")
         match = comm._cbase | (comm._rank << _comm.SRC_SHIFT) | self.tag
-        check(lib.omx_isend(comm._ep, cd, len(cd), comm._peer(dest)[0], match, ffi.NULL, h))
+        self._post(lib.omx_isend(comm._ep, cd, len(cd), comm._peer(dest)[0], match, ffi.NULL, h))
         self.items.append((h, cd, -1))
 
     def recv(self, arr: np.ndarray | bytearray, src: int) -> None:
@@ -145,8 +145,24 @@ class _Ops:
         cd = ffi.from_buffer(arr, require_writable=True)
         h = ffi.new("omx_request_t *")
         match = comm._cbase | (src << _comm.SRC_SHIFT) | self.tag
-        check(lib.omx_irecv(comm._ep, cd, len(cd), match, _comm.MATCH_ALL, ffi.NULL, h))
+        self._post(lib.omx_irecv(comm._ep, cd, len(cd), match, _comm.MATCH_ALL, ffi.NULL, h))
         self.items.append((h, cd, len(cd)))
+
+    def _post(self, rc: int) -> None:
+        """Raise for a failed post, first withdrawing what this collective already posted.
+
+        Receives not yet matched are cancelled; anything else is handed to a
+        Request that keeps its buffer alive until the library is done with it.
+        """
+        if rc == ReturnCode.SUCCESS:
+            return
+        res = ffi.new("uint32_t *")
+        for h, cd, capacity in self.items:
+            if capacity >= 0 and lib.omx_cancel(self.comm._ep, h, res) == 0 and res[0]:
+                continue
+            _comm.Request(self.comm._ep, [(h, None)], cd).Free()
+        self.items.clear()
+        raise OmxError(rc)
 
     def wait(self) -> None:
         st = ffi.new("omx_status_t *")

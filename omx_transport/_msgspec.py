@@ -24,7 +24,7 @@ import numpy as np
 
 from ._lib import ffi
 
-__all__ = ["DType", "Msg", "VMsg", "as_dtype", "p2p", "simple", "vector", "BYTE"]
+__all__ = ["DType", "Msg", "VMsg", "as_dtype", "p2p", "p2p_raw", "simple", "vector", "BYTE"]
 
 
 class DType:
@@ -124,6 +124,8 @@ def as_dtype(datatype: Any) -> DType:
 
 def _is_datatype(obj: Any) -> bool:
     if isinstance(obj, (str, np.dtype, DType)):
+        return True
+    if isinstance(obj, type) and issubclass(obj, np.generic):
         return True
     mpi = sys.modules.get("mpi4py.MPI")
     return mpi is not None and isinstance(obj, mpi.Datatype)
@@ -287,6 +289,27 @@ def simple(spec: Any, readonly: bool, blocks: int = 0) -> Msg:
 def p2p(spec: Any, readonly: bool) -> Msg:
     """Parse a point-to-point message (``BufSpec``)."""
     return simple(spec, readonly, 0)
+
+
+_from_buffer = ffi.from_buffer
+
+
+def p2p_raw(spec: Any, readonly: bool) -> tuple[Any, Any, int]:
+    """(object to keep alive, address, byte length) of a point-to-point message.
+
+    The hot path of Send/Recv: a bare contiguous buffer costs one
+    ``ffi.from_buffer``; everything else goes through :func:`simple`.
+    """
+    cls = spec.__class__
+    if cls is not list and cls is not tuple:
+        try:
+            cdata = _from_buffer(spec, require_writable=not readonly)
+        except (TypeError, ValueError):
+            pass  # not a buffer, read-only or not C-contiguous: let simple() say which
+        else:
+            return cdata, cdata, len(cdata)
+    m = simple(spec, readonly, 0)
+    return m, m.ptr(), m.nbytes
 
 
 class VMsg:

@@ -34,7 +34,7 @@ import numpy as np
 from . import _coll
 from ._error import OmxError, ReturnCode
 from ._lib import check, ffi, lib
-from ._msgspec import BYTE, Msg, as_dtype, p2p
+from ._msgspec import BYTE, as_dtype, p2p_raw
 from ._reduce import SUM, Op
 
 if TYPE_CHECKING:
@@ -111,6 +111,13 @@ def __getattr__(name: str) -> int:
 
 
 # ---- C helpers -----------------------------------------------------------
+
+
+_new = ffi.new
+_NULL = ffi.NULL
+_omx_isend = lib.omx_isend
+_omx_irecv = lib.omx_irecv
+_omx_wait = lib.omx_wait
 
 
 def _ctest(ep: Any, h: Any, st: Any) -> bool:
@@ -290,6 +297,15 @@ class Request:
     def __bool__(self) -> bool:
         return self._active
 
+    def __del__(self) -> None:
+        # Dropped while the library may still write into (or read) its buffers:
+        # keep it, and them, alive until it completes.
+        if self._pending:
+            try:
+                _orphans.append(self)
+            except Exception:
+                pass
+
     # -- completion engine --
 
     def _progress(self, block: bool, timeout_ms: int | None = None) -> bool:
@@ -373,8 +389,8 @@ class Request:
         if not self._pending:
             return
         h, cb = self._pending[0]
-        if cb is not None and getattr(cb, "_stage", 0) > 0:
-            return  # a pickled message already matched: too late
+        if cb is None or getattr(cb, "_stage", 0) > 0:
+            return  # a send, or a pickled message whose header already matched
         res = ffi.new("uint32_t *")
         check(lib.omx_cancel(self._ep, h, res))
         if res[0]:
@@ -503,7 +519,7 @@ def _waitall(requests: Sequence[Request], statuses: list[Any] | None) -> list[An
     for i, req in enumerate(requests):
         try:
             objs.append(req.wait(_status_slot(statuses, i)))
-        except (OmxError, ValueError) as exc:
+        except Exception as exc:
             objs.append(None)
             first = first or exc
     if first is not None:
@@ -825,18 +841,38 @@ class Comm:
             mask |= _TAG_MASK
         return match, mask
 
-    def _post_send(self, fn: Any, m: Msg, dest: int, tag: int) -> Any:
-        peer = self._peer(dest)
-        match = self._send_match(tag, self._sbase)
-        h = ffi.new("omx_request_t *")
-        check(fn(self._ep, m.ptr(), m.nbytes, peer[0], match, ffi.NULL, h))
+    def _post_send(self, fn: Any, ptr: Any, nbytes: int, dest: int, tag: int) -> Any:
+        peers = self._peers
+        p = peers[dest] if 0 <= dest < self._size else None
+        if p is None:
+            p = self._peer(dest)
+        if not 0 <= tag <= TAG_UB:
+            raise ValueError(f"invalid tag {tag}: must be in [0, {TAG_UB}]")
+        h = _new("omx_request_t *")
+        rc = fn(self._ep, ptr, nbytes, p[0], self._sbase | tag, _NULL, h)
+        if rc:
+            raise OmxError(rc)
         return h
 
-    def _post_recv(self, m: Msg, source: int, tag: int) -> Any:
+    def _post_recv(self, ptr: Any, nbytes: int, source: int, tag: int) -> Any:
         match, mask = self._recv_match(source, tag, self._rbase)
-        h = ffi.new("omx_request_t *")
-        check(lib.omx_irecv(self._ep, m.ptr(), m.nbytes, match, mask, ffi.NULL, h))
+        h = _new("omx_request_t *")
+        rc = _omx_irecv(self._ep, ptr, nbytes, match, mask, _NULL, h)
+        if rc:
+            raise OmxError(rc)
         return h
+
+    def _wait_one(self, h: Any) -> Any:
+        """Block until C request ``h`` completes; its ``omx_status_t``."""
+        st = _new("omx_status_t *")
+        res = _new("uint32_t *")
+        ep = self._ep
+        while True:
+            rc = _omx_wait(ep, h, st, res, SLICE_MS)
+            if rc:
+                raise OmxError(rc)
+            if res[0]:
+                return st[0]
 
     def _null_status(self) -> Status:
         st = Status()
@@ -850,12 +886,10 @@ class Comm:
         """Blocking send."""
         if dest == self._proc_null:
             return
-        m = p2p(buf, True)
-        h = self._post_send(lib.omx_isend, m, dest, tag)
-        st = ffi.new("omx_status_t *")
-        _cwait(self._ep, h, st)
-        if st[0].code != ReturnCode.SUCCESS:
-            raise _failed(st[0])
+        keep, ptr, nbytes = p2p_raw(buf, True)
+        cst = self._wait_one(self._post_send(_omx_isend, ptr, nbytes, dest, tag))
+        if cst.code:
+            raise _failed(cst)
 
     def Ssend(self, buf: BufSpec, dest: int, tag: int = 0) -> None:
         """Blocking send in synchronous mode."""
@@ -874,14 +908,11 @@ class Comm:
         elif source == self._proc_null:
             _copy_status(status, self._null_status())
             return
-        m = p2p(buf, False)
-        h = self._post_recv(m, source, tag)
-        st = ffi.new("omx_status_t *")
-        _cwait(self._ep, h, st)
-        cst = st[0]
-        if cst.code != ReturnCode.SUCCESS:
+        keep, ptr, nbytes = p2p_raw(buf, False)
+        cst = self._wait_one(self._post_recv(ptr, nbytes, source, tag))
+        if cst.code:
             if cst.code == ReturnCode.MESSAGE_TRUNCATED:
-                raise _truncated(cst, m.nbytes)
+                raise _truncated(cst, nbytes)
             raise _failed(cst)
         if status is not None:
             _copy_status(status, _status_of(cst))
@@ -918,8 +949,8 @@ class Comm:
         status: Any = None,
     ) -> None:
         """Send and receive a message using a single buffer."""
-        m = p2p(buf, False)
-        copy = bytes(ffi.buffer(m.ptr(), m.nbytes))
+        _, ptr, nbytes = p2p_raw(buf, False)
+        copy = bytes(ffi.buffer(ptr, nbytes))
         self.Sendrecv(copy, dest, sendtag, buf, source, recvtag, status)
 
     # Nonblocking Communications
@@ -929,17 +960,17 @@ class Comm:
         """Nonblocking send."""
         if dest == self._proc_null:
             return Request._completed(self._null_status())
-        m = p2p(buf, True)
-        h = self._post_send(lib.omx_isend, m, dest, tag)
-        return Request(self._ep, [(h, None)], m)
+        keep, ptr, nbytes = p2p_raw(buf, True)
+        h = self._post_send(_omx_isend, ptr, nbytes, dest, tag)
+        return Request(self._ep, [(h, None)], keep)
 
     def Issend(self, buf: BufSpec, dest: int, tag: int = 0) -> Request:
         """Nonblocking send in synchronous mode."""
         if dest == self._proc_null:
             return Request._completed(self._null_status())
-        m = p2p(buf, True)
-        h = self._post_send(lib.omx_issend, m, dest, tag)
-        return Request(self._ep, [(h, None)], m)
+        keep, ptr, nbytes = p2p_raw(buf, True)
+        h = self._post_send(lib.omx_issend, ptr, nbytes, dest, tag)
+        return Request(self._ep, [(h, None)], keep)
 
     def Irecv(
         self,
@@ -952,9 +983,8 @@ class Comm:
             source = self._any_source
         elif source == self._proc_null:
             return Request._completed(self._null_status())
-        m = p2p(buf, False)
-        h = self._post_recv(m, source, tag)
-        capacity = m.nbytes
+        keep, ptr, capacity = p2p_raw(buf, False)
+        h = self._post_recv(ptr, capacity, source, tag)
 
         def done(req: Request, cst: Any) -> None:
             req._status = _status_of(cst)
@@ -963,7 +993,7 @@ class Comm:
             if cst.code != ReturnCode.SUCCESS:
                 raise _failed(cst)
 
-        return Request(self._ep, [(h, done)], m)
+        return Request(self._ep, [(h, done)], keep)
 
     # Probe
     # -----

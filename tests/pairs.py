@@ -102,21 +102,26 @@ def run_pair(
     for t in threads:
         t.start()
     # Not communicate(): it would close stdin, which the children read from.
+    late = None
     try:
         for role, p in enumerate(procs):
             try:
                 p.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
-                raise PairError(
-                    f"scenario {scenario}: role {role} did not finish in {timeout} s"
-                ) from None
+                late = role
+                break
     finally:
         for p in procs:
             if p.poll() is None:
                 p.kill()
                 p.wait()
-    for t in threads:
-        t.join(timeout=5)
+        for t in threads:
+            t.join(timeout=5)
+    if late is not None:
+        raise PairError(
+            f"scenario {scenario}: role {late} did not finish in {timeout} s\n"
+            f"role 0 stderr:\n{errs[0]}\nrole 1 stderr:\n{errs[1]}"
+        )
     for role, p in enumerate(procs):
         want = expect_exit[role]
         if want is not None and p.returncode != want:

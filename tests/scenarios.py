@@ -18,6 +18,7 @@ from omx_transport import MATCH_ALL, Endpoint, EndpointAddress, OmxError
 
 MEDIUM_MAX = 32768
 WINDOW = 64
+DONE = 0xD0_0000_0000
 
 
 def pattern(size: int, seed: int) -> np.ndarray:
@@ -27,6 +28,14 @@ def pattern(size: int, seed: int) -> np.ndarray:
 def unaligned(size: int, offset: int) -> np.ndarray:
     """A writable uint8 view of ``size`` bytes starting at an odd offset."""
     return np.zeros(size + offset + 8, dtype=np.uint8)[offset : offset + size]
+
+
+def linger(ep: Endpoint, seconds: float) -> None:
+    """Stay in the library for a while: acks and resends only go out from its calls."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        ep.progress()
+        time.sleep(0.005)
 
 
 def all_sizes(role: int, ep: Endpoint, peer: EndpointAddress, link, sizes=None, **_):
@@ -201,6 +210,9 @@ def fault_stream(role, ep, peer, link, count=10000, seed=3, **_):
                 pending.pop(0).wait(120)
         for r in pending:
             r.wait(120)
+        # Lost frames are resent only while this process is inside the
+        # library: stay there until the receiver says it has everything.
+        ep.irecv(bytearray(1), match=DONE, mask=MATCH_ALL).wait(120)
         link.barrier()
         return {"sent": count}
     order_errors = data_errors = 0
@@ -211,6 +223,7 @@ def fault_stream(role, ep, peer, link, count=10000, seed=3, **_):
             order_errors += 1
         elif not np.array_equal(buf[:s], pattern(s, i)):
             data_errors += 1
+    ep.isend(b"!", dest, match=DONE).wait(120)
     link.barrier()
     extra = ep.iprobe()
     return {
@@ -232,6 +245,7 @@ def dead_peer(role, ep, peer, link, how="kill", **_):
         return None
     buf = np.zeros(1, np.int64)
     ep.irecv(buf, match=1, mask=MATCH_ALL).wait(30)
+    linger(ep, 0.3)  # the peer's send completes once this side acks it
     link.barrier()
     time.sleep(0.2)
     start = time.monotonic()

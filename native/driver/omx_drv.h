@@ -113,6 +113,10 @@ static inline void omx_drv_count_n(struct omx_drv_board *b, enum omx_abi_counter
 #define OMX_DRV_PULL_GEN_START 0x23
 #define OMX_DRV_PULL_BLOCKS_MAX 16     /* ring of block descriptors; power of two */
 #define OMX_DRV_PULL_RESEND_CAP_MS 1000   /* re-request backoff stops at the reference's period */
+/* Reply bytes one pull keeps requested at most (at least one block): the
+ * replies of a window land in the puller's socket buffer before it drains
+ * them, and at MTU 65507 four blocks (8 MiB) overflowed the udp link's. */
+#define OMX_DRV_PULL_WINDOW_BYTES (4u << 20)
 
 struct omx_drv_region_seg {
 	uint8_t *addr;
@@ -137,7 +141,9 @@ struct omx_drv_region {
 struct omx_drv_pull_block {
 	uint32_t want;                /* bit f: frame f of the block exists */
 	uint32_t got;                 /* bit f: frame f arrived */
-	uint32_t early;               /* re-requested because a later block completed */
+	uint8_t early;                /* re-requested because a later block completed */
+	uint8_t resent;               /* re-requested at all: its round trip is no sample */
+	uint64_t requested;           /* jiffies of the first request */
 };
 
 /* A pull handle (puller side), under ep->lock.  Frame i carries message
@@ -162,12 +168,14 @@ struct omx_drv_pull {
 	uint32_t reply_max;
 	uint32_t ffo;
 	uint32_t nframes, nblocks;
+	uint32_t window;              /* blocks requested at once */
 	uint32_t first_block, next_block;
 	uint32_t frames_got;
 	uint32_t bytes_got;
 	uint64_t deadline;            /* absolute abort (jiffies) */
 	uint64_t next_resend;
 	uint32_t resend_ms;           /* current re-request period (backs off) */
+	uint32_t srtt8;               /* 8 x smoothed block round trip (jiffies), 0 = none yet */
 	struct omx_drv_pull_block blocks[OMX_DRV_PULL_BLOCKS_MAX];
 };
 

@@ -50,10 +50,14 @@ static const struct omx_drv_tunable omx_drv_tunables[] = {
 	  1024, 1, OMX_PEER_INDEX_MAX - 1, offsetof(struct omx_drv_config, peer_max) },
 	{ "OMX_WAITSPIN_US", "microseconds a wait polls before it blocks (default 50, 0..100000)",
 	  50, 0, 100000, offsetof(struct omx_drv_config, waitspin_us) },
-	{ "OMX_PULL_BLOCKS", "pull blocks of 32 reply frames requested at once (default 4, 1..16)",
-	  4, 1, OMX_DRV_PULL_BLOCKS_MAX, offsetof(struct omx_drv_config, pull_blocks) },
-	{ "OMX_PULL_RESEND_MS", "first pull re-request delay in ms, doubling to 1000 (default 20, 1..60000)",
-	  20, 1, 60000, offsetof(struct omx_drv_config, pull_resend_ms) },
+	/* Pull defaults measured on udp loopback (2 processes, 64 MiB): without
+	 * loss any window of 2+ blocks runs the same; under 5% loss 8 blocks
+	 * beat 4 by 1.3-2x, and a 10 ms re-request floor adds no duplicates
+	 * beyond the injected ones where 5 ms sometimes flooded a loaded host. */
+	{ "OMX_PULL_BLOCKS", "pull blocks of 32 replies requested at once, at most 4 MiB (default 8, 1..16)",
+	  8, 1, OMX_DRV_PULL_BLOCKS_MAX, offsetof(struct omx_drv_config, pull_blocks) },
+	{ "OMX_PULL_RESEND_MS", "least pull re-request delay, ms; doubles up to 1 s (default 10, 1..60000)",
+	  10, 1, 60000, offsetof(struct omx_drv_config, pull_resend_ms) },
 };
 
 static uint32_t omx_drv_tunable_read(const struct omx_drv_tunable *t)

@@ -6,7 +6,8 @@
  * pulled_rdma_offset on) into the puller's region (from 0).  It is cut into
  * reply frames of R = board pull_reply_max bytes, the first one shortened so
  * that the others start on R boundaries of the pulled region, and the frames
- * into blocks of OMX_PULL_REPLY_PER_BLOCK.  Up to cfg.pull_blocks blocks are
+ * into blocks of OMX_PULL_REPLY_PER_BLOCK.  Up to cfg.pull_blocks blocks, and
+ * no more than OMX_DRV_PULL_WINDOW_BYTES (but at least one block), are
  * requested at once; the oldest ("block 0") gates the window:
  *   - when it completes it is popped (with any complete ones behind it) and
  *     new blocks are requested; the re-request timer restarts;
@@ -16,7 +17,11 @@
  *   - when the timer fires, every missing frame of the window is
  *     re-requested and the period doubles (up to OMX_DRV_PULL_RESEND_CAP_MS),
  *     so a data owner that is away (not inside a library call) is not
- *     flooded; the period falls back to cfg.pull_resend_ms on progress;
+ *     flooded; on progress it falls back to its base: cfg.pull_resend_ms, or
+ *     twice the smoothed time a block takes to complete when that is longer,
+ *     so a window that drains slowly (a slower link, a bigger MTU) is not
+ *     re-requested while its replies are still on the way (blocks that were
+ *     re-requested give no sample: their replies are ambiguous);
  *   - at the absolute deadline the pull completes with TIMEOUT.
  * Re-requests name only runs of missing frames (frame_index, block_length),
  * which a reference data owner serves like any block, so a lost frame costs
@@ -147,6 +152,7 @@ static void omx_drv_pull_request_missing(struct omx_drv_ep *ep, struct omx_drv_p
 	uint32_t miss = b->want & ~b->got;
 	uint32_t base = j * OMX_DRV_PULL_BLOCK_FRAMES;
 
+	b->resent = 1;
 	while (miss) {
 		uint32_t a = (uint32_t)__builtin_ctz(miss);
 		uint32_t run = (uint32_t)__builtin_ctzll(~((uint64_t)miss >> a));
@@ -166,29 +172,48 @@ static void omx_drv_pull_block_init(struct omx_drv_pull *p, uint32_t j)
 	b->want = n == 32 ? UINT32_MAX : (1u << n) - 1;
 	b->got = 0;
 	b->early = 0;
+	b->resent = 0;
+}
+
+static uint32_t omx_drv_pull_base_resend(const struct omx_drv_ep *ep, const struct omx_drv_pull *p)
+{
+	uint32_t rtt2 = p->srtt8 / 4 + 1;
+
+	return rtt2 > ep->drv->cfg.pull_resend_ms ? rtt2 : ep->drv->cfg.pull_resend_ms;
+}
+
+/* A block completed: fold its round trip into the smoothed one (gain 1/8). */
+static void omx_drv_pull_rtt_sample(struct omx_drv_pull *p, const struct omx_drv_pull_block *b, uint64_t now)
+{
+	uint64_t sample = now - b->requested;
+
+	if (b->resent)
+		return;
+	if (sample > OMX_DRV_PULL_RESEND_CAP_MS)
+		sample = OMX_DRV_PULL_RESEND_CAP_MS;
+	p->srtt8 = p->srtt8 ? p->srtt8 - p->srtt8 / 8 + (uint32_t)sample : 8 * (uint32_t)sample;
 }
 
 /* Pop the complete blocks at the head of the window, fill the window with
  * new blocks and restart the re-request timer. */
 static void omx_drv_pull_advance(struct omx_drv_ep *ep, struct omx_drv_pull *p, uint64_t now)
 {
-	uint32_t window = ep->drv->cfg.pull_blocks;
-
 	while (p->first_block < p->next_block) {
 		struct omx_drv_pull_block *b = omx_drv_pull_block(p, p->first_block);
 		if (b->got != b->want)
 			break;
 		p->first_block++;
 	}
-	while (p->next_block < p->nblocks && p->next_block - p->first_block < window) {
+	while (p->next_block < p->nblocks && p->next_block - p->first_block < p->window) {
 		uint32_t first = p->next_block * OMX_DRV_PULL_BLOCK_FRAMES;
 		uint32_t last = first + OMX_DRV_PULL_BLOCK_FRAMES - 1;
 
 		omx_drv_pull_block_init(p, p->next_block);
+		omx_drv_pull_block(p, p->next_block)->requested = now;
 		omx_drv_pull_request(ep, p, first, last < p->nframes ? last : p->nframes - 1);
 		p->next_block++;
 	}
-	p->resend_ms = ep->drv->cfg.pull_resend_ms;
+	p->resend_ms = omx_drv_pull_base_resend(ep, p);
 	p->next_resend = now + p->resend_ms;
 	omx_drv_pull_next_due_min(ep, p->next_resend);
 }
@@ -263,6 +288,11 @@ int omx_drv_pull(struct omx_abi_driver *d, uint32_t handle, const struct omx_abi
 	p->ffo = cmd->pulled_rdma_offset % p->reply_max;
 	p->nframes = (uint32_t)(((uint64_t)p->length + p->ffo + p->reply_max - 1) / p->reply_max);
 	p->nblocks = (p->nframes + OMX_DRV_PULL_BLOCK_FRAMES - 1) / OMX_DRV_PULL_BLOCK_FRAMES;
+	p->window = OMX_DRV_PULL_WINDOW_BYTES / (OMX_DRV_PULL_BLOCK_FRAMES * p->reply_max);
+	if (p->window > ep->drv->cfg.pull_blocks)
+		p->window = ep->drv->cfg.pull_blocks;
+	if (p->window == 0)
+		p->window = 1;
 	lg->slots[slot] = p;
 	omx_list_add_tail(&p->entry, &lg->active);
 	lg->nr_active++;
@@ -363,8 +393,11 @@ int omx_drv_pull_reply_locked(struct omx_drv_ep *ep, uint64_t src_addr,
 	if (p->frames_got == p->nframes)
 		return omx_drv_pull_complete_locked(ep, p, OMX_ABI_STATUS_SUCCESS);
 	if (b->got == b->want) {
+		uint64_t now = omx_drv_now_jiffies();
+
+		omx_drv_pull_rtt_sample(p, b, now);
 		if (j == p->first_block)
-			omx_drv_pull_advance(ep, p, omx_drv_now_jiffies());
+			omx_drv_pull_advance(ep, p, now);
 		else
 			omx_drv_pull_early(ep, p, j);
 	}

@@ -319,6 +319,7 @@ omx_return_t omx_open_endpoint(uint32_t board_index, uint32_t endpoint_index, ui
 	omx_list_init(&ep->resend_q);
 	omx_list_init(&ep->connect_q);
 	omx_list_init(&ep->ack_q);
+	omx__large_init(ep);
 	ep->magic = OMX__ENDPOINT_MAGIC;
 	ep->drv = omx__globals.drv;
 	ep->ops = ep->drv->ops;
@@ -385,6 +386,7 @@ static void omx__endpoint_teardown(struct omx_endpoint *ep)
 				omx__log("endpoint %u: %s %u", ep->endpoint_index,
 					 omx__counter_name(i), ep->counters[i]);
 	}
+	omx__large_close(ep);
 	ep->ops->close_endpoint(ep->drv, ep->handle);
 }
 

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,30 +34,67 @@ void omx__log(const char *fmt, ...)
 
 /* ---- configuration ------------------------------------------------------ */
 
-/* Parse an unsigned variable; out-of-range values are clamped with a warning. */
-static uint32_t omx__env_uint(const char *name, uint32_t def, uint32_t min, uint32_t max)
+/* Every numeric variable: name, help (with its default), default, range.
+ * max 0 means "the largest medium message of board 0". */
+struct omx__env_var {
+	const char *name;
+	const char *help;
+	uint32_t def, min, max;
+	size_t offset;                /* of a uint32_t in struct omx__config */
+};
+
+#define OMX__CFG(field) offsetof(struct omx__config, field)
+
+/* The reference's defaults: rendezvous at 32 KiB (4 KiB same-host), 1000
+ * resends every ~HZ/2, an ack after 4 unacked messages or ~HZ/64, 512
+ * zombies.  OMX_FATAL_ERRORS defaults to 0: errors are returned. */
+static const struct omx__env_var omx__env_vars[] = {
+	{ "OMX_VERBOSE", "verbosity 0..100 (default 0)", 0, 0, 100, OMX__CFG(verbose) },
+	{ "OMX_FATAL_ERRORS", "1: errors abort as in the reference (default 0: returned)", 0, 0, 1,
+	  OMX__CFG(fatal_errors) },
+	{ "OMX_RNDV_THRESHOLD", "bytes above which a message is large (default 32768)", 32768,
+	  OMX_SMALL_MSG_LENGTH_MAX, 0, OMX__CFG(rndv_threshold) },
+	{ "OMX_SHARED_RNDV_THRESHOLD", "the same for same-host peers (default 4096)", 4096,
+	  OMX_SMALL_MSG_LENGTH_MAX, 0, OMX__CFG(shared_rndv_threshold) },
+	{ "OMX_RESENDS_MAX", "resends before a partner is unreachable (default 1000)", 1000, 1,
+	  UINT32_MAX, OMX__CFG(resends_max) },
+	{ "OMX_RESEND_DELAY_MS", "milliseconds between resends (default 500)", 500, 1, 3600 * 1000,
+	  OMX__CFG(resend_delay_ms) },
+	{ "OMX_NOTACKED_MAX", "unacked messages that trigger an immediate ack (default 4)", 4, 1,
+	  OMX__THROTTLING_OFFSET_MAX, OMX__CFG(notacked_max) },
+	{ "OMX_ACK_DELAY_MS", "milliseconds an ack may wait for a piggyback (default 16)", 16, 0,
+	  60 * 1000, OMX__CFG(ack_delay_ms) },
+	{ "OMX_ZOMBIE_SEND", "buffered sends completed before their ack (default 512)", 512, 0,
+	  UINT32_MAX, OMX__CFG(zombie_max) },
+	{ "OMX_DISABLE_SELF", "1: messages to self go through the driver (default 0)", 0, 0, 1,
+	  OMX__CFG(disable_self) },
+	{ "OMX_DISABLE_SHARED", "1: never use the driver's intra-host path (default 0)", 0, 0, 1,
+	  OMX__CFG(disable_shared) },
+};
+
+/* Parse one variable; bad or out-of-range values fall back with a warning. */
+static uint32_t omx__env_uint(const struct omx__env_var *v, uint32_t max)
 {
-	const char *s = getenv(name);
-	unsigned long long v;
+	const char *s = getenv(v->name);
+	unsigned long long val;
 	char *end;
 
 	if (!s || !*s)
-		return def;
+		return v->def;
 	errno = 0;
-	v = strtoull(s, &end, 0);
+	val = strtoull(s, &end, 0);
 	if (errno || *end || *s == '-') {
-		omx__log("%s=\"%s\" is not a number, using the default %u", name, s, def);
-		return def;
+		omx__log("%s=\"%s\" is not a number, using %u (%s)", v->name, s, v->def, v->help);
+		return v->def;
 	}
-	if (v < min) {
-		omx__log("%s=%llu is below %u, clamped", name, v, min);
-		return min;
+	if (val < v->min || val > max) {
+		uint32_t c = val < v->min ? v->min : max;
+
+		omx__log("%s=%llu is out of [%u, %u], clamped to %u (%s)", v->name, val, v->min, max, c,
+			 v->help);
+		return c;
 	}
-	if (v > max) {
-		omx__log("%s=%llu is above %u, clamped", name, v, max);
-		return max;
-	}
-	return (uint32_t)v;
+	return (uint32_t)val;
 }
 
 static void omx__env_ctxids(struct omx__config *cfg)
@@ -79,28 +117,18 @@ static void omx__env_ctxids(struct omx__config *cfg)
 	cfg->ctxid_shift = (uint8_t)shift;
 }
 
-/*
- * Defaults follow the reference: rendezvous at 32 KiB (4 KiB for same-host
- * peers), 1000 resends every ~HZ/2, an ack after 4 unacked messages or
- * ~HZ/64, 512 zombies.  OMX_FATAL_ERRORS defaults to 0: errors are returned.
- */
+/* Read once, at omx_init. */
 static void omx__read_env(uint32_t medium_max)
 {
 	struct omx__config *cfg = &omx__globals.cfg;
+	size_t i;
 
-	cfg->verbose = (int)omx__env_uint("OMX_VERBOSE", 0, 0, 100);
-	cfg->fatal_errors = (int)omx__env_uint("OMX_FATAL_ERRORS", 0, 0, 1);
-	cfg->rndv_threshold = omx__env_uint("OMX_RNDV_THRESHOLD", 32768, OMX_SMALL_MSG_LENGTH_MAX,
-					    medium_max);
-	cfg->shared_rndv_threshold = omx__env_uint("OMX_SHARED_RNDV_THRESHOLD", 4096,
-						   OMX_SMALL_MSG_LENGTH_MAX, medium_max);
-	cfg->resends_max = omx__env_uint("OMX_RESENDS_MAX", 1000, 1, UINT32_MAX);
-	cfg->resend_delay_ms = omx__env_uint("OMX_RESEND_DELAY_MS", 500, 1, 3600 * 1000);
-	cfg->notacked_max = omx__env_uint("OMX_NOTACKED_MAX", 4, 1, OMX__THROTTLING_OFFSET_MAX);
-	cfg->ack_delay_ms = omx__env_uint("OMX_ACK_DELAY_MS", 16, 0, 60 * 1000);
-	cfg->zombie_max = omx__env_uint("OMX_ZOMBIE_SEND", 512, 0, UINT32_MAX);
-	cfg->disable_self = (int)omx__env_uint("OMX_DISABLE_SELF", 0, 0, 1);
-	cfg->disable_shared = (int)omx__env_uint("OMX_DISABLE_SHARED", 0, 0, 1);
+	for (i = 0; i < sizeof(omx__env_vars) / sizeof(omx__env_vars[0]); i++) {
+		const struct omx__env_var *v = &omx__env_vars[i];
+		uint32_t val = omx__env_uint(v, v->max ? v->max : medium_max);
+
+		*(uint32_t *)((char *)cfg + v->offset) = val;
+	}
 	omx__env_ctxids(cfg);
 }
 

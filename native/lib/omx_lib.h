@@ -42,12 +42,12 @@ struct omx__config {
 	uint32_t notacked_max;
 	uint32_t ack_delay_ms;
 	uint32_t zombie_max;
-	int disable_self;
-	int disable_shared;
+	uint32_t disable_self;
+	uint32_t disable_shared;
 	uint8_t ctxid_bits;
 	uint8_t ctxid_shift;
-	int fatal_errors;
-	int verbose;
+	uint32_t fatal_errors;
+	uint32_t verbose;
 };
 
 struct omx__globals {
@@ -168,9 +168,9 @@ static inline int omx__acknum_newer(uint32_t acknum, uint32_t last)
 	X(DROP_EARLY_DUPLICATE) \
 	X(DROP_BAD_SMALL) \
 	X(DROP_BAD_MEDIUM) \
-	X(DROP_RNDV_UNSUPPORTED) \
-	X(DROP_NOTIFY_UNSUPPORTED) \
-	X(DROP_PULL_DONE_UNSUPPORTED) \
+	X(DROP_BAD_NOTIFY) \
+	X(DROP_BAD_PULL_DONE) \
+	X(DROP_STALE_PULL_DONE) \
 	X(DROP_BAD_ACK) \
 	X(DROP_STALE_ACKNUM) \
 	X(DROP_UNKNOWN_NACK) \
@@ -183,6 +183,9 @@ static inline int omx__acknum_newer(uint32_t acknum, uint32_t last)
 	X(ACK_SENT) \
 	X(ACK_IMMEDIATE) \
 	X(PARTNER_TIMEOUT) \
+	X(LARGE_SEND_WAIT) \
+	X(PULL_WAIT) \
+	X(PULL_FAILED) \
 	X(EXP_EVENTQ_FULL_FLAG) \
 	X(UNEXP_EVENTQ_FULL_FLAG)
 
@@ -234,6 +237,8 @@ struct omx__partner {
 	struct omx_list partial_q;    /* partner_elt: partial medium receives, in order */
 	struct omx_list early_q;      /* struct omx__early_packet, in seqnum order */
 	uint32_t early_nr;
+	struct omx_list large_wait_elt; /* ep->large_wait_q: a large send waits for a region */
+	uint8_t large_waiting;
 	void *user_context;
 };
 
@@ -246,6 +251,8 @@ struct omx__early_packet {
 };
 
 /* ---- requests ----------------------------------------------------------- */
+
+struct omx__region;
 
 enum omx__request_type {
 	OMX__REQ_CONNECT = 1,
@@ -307,6 +314,8 @@ struct omx__request {
 			uint8_t slots_ready;  /* sendq slots hold the data (copied once) */
 			uint16_t slots[OMX_MEDIUM_FRAGS_MAX];
 			uint8_t data[OMX_SMALL_MSG_LENGTH_MAX];
+			struct omx__region *region; /* large: what the receiver pulls from */
+			uint8_t region_seqnum;
 		} send;
 		struct {
 			void *buffer;         /* the app's buffer, or the unexpected copy */
@@ -318,12 +327,39 @@ struct omx__request {
 			uint32_t frag_unit;   /* offset of frag n = n * frag_unit */
 			uint8_t msg_type;     /* OMX_ABI_EVT_RECV_* of the message */
 			struct omx__request *self_send; /* a self issend to complete on match */
+			/* large: the sender's region, ours while pulling, the notify */
+			struct omx__region *region;
+			uint8_t pulled_rdma_id;
+			uint8_t pulled_rdma_seqnum;
+			uint16_t pulled_rdma_offset;
+			uint32_t notify_length;
 		} recv;
 		struct {
 			uint32_t key;
 			uint8_t connect_seqnum;
 		} connect;
 	};
+};
+
+/* ---- regions (omx_large.c) ---------------------------------------------- */
+
+/*
+ * A region is the driver's window on a large message buffer: the sender's
+ * (pulled by the receiver until its NOTIFY) or the receiver's (written by
+ * the pull until PULL_DONE).  Its holder is a busy request (NEED_REPLY or
+ * DRIVER_PULLING), so a region never outlives the request that names it.
+ * Sends hold at most OMX__LARGE_SENDS_MAX of the ids, so receives always
+ * find one eventually and two peers sending to each other cannot deadlock.
+ */
+#define OMX__REGION_MAX OMX_ABI_REGION_ID_MAX
+#define OMX__LARGE_SENDS_MAX 128
+#define OMX__REGION_SEQNUM_START 23
+
+struct omx__region {
+	struct omx__request *holder;  /* NULL when the id is free */
+	uint64_t cookie;              /* PULL_DONE lib_cookie while pulled into */
+	uint8_t id;
+	uint8_t last_seqnum;          /* bumped by every send using the id */
 };
 
 /* ---- endpoints ---------------------------------------------------------- */
@@ -385,6 +421,15 @@ struct omx_endpoint {
 	struct omx_list connect_q;    /* queue_elt: connects awaiting a reply, by last send */
 	struct omx_list ack_q;        /* partners owing an ack */
 	uint32_t zombies;
+
+	struct omx__region regions[OMX__REGION_MAX];
+	uint8_t region_free[OMX__REGION_MAX]; /* stack of free region ids */
+	uint32_t region_free_nr;
+	uint32_t large_sends_avail;   /* OMX__LARGE_SENDS_MAX - sends holding a region */
+	uint32_t pull_generation;     /* high bits of PULL_DONE cookies */
+	int large_released;           /* a region came back: retry large waiters */
+	struct omx_list large_wait_q; /* partners whose next send waits for a region */
+	struct omx_list need_pull_q;  /* queue_elt: matched large receives short of resources */
 
 	uint32_t rndv_threshold;
 	uint32_t shared_rndv_threshold;
@@ -475,6 +520,30 @@ void omx__send_release_throttled(struct omx_endpoint *ep, struct omx__partner *p
 void omx__process_frag_done(struct omx_endpoint *ep, const union omx_abi_event *ev);
 omx_return_t omx__self_send(struct omx_endpoint *ep, const void *buffer, size_t length,
 			    uint64_t match_info, void *context, int sync, struct omx__request **out);
+
+/* lib resources missing (sendq slots, exp events, regions): retried on events. */
+#define OMX__ENORES (-100)
+
+/* omx_send.c (continued) */
+void omx__send_submit(struct omx_endpoint *ep, struct omx__request *req);
+void omx__send_fill_hdr(const struct omx__request *req, struct omx_abi_send_hdr *hdr);
+
+/* omx_large.c */
+void omx__large_init(struct omx_endpoint *ep);
+void omx__large_close(struct omx_endpoint *ep);
+int omx__large_send_reserve(struct omx_endpoint *ep, struct omx__request *req);
+void omx__large_send_release(struct omx_endpoint *ep, struct omx__request *req);
+void omx__large_wait_update(struct omx_endpoint *ep, struct omx__partner *partner, int waiting);
+int omx__large_post_rndv(struct omx_endpoint *ep, struct omx__request *req);
+int omx__large_post_notify(struct omx_endpoint *ep, struct omx__request *req);
+void omx__large_recv_rndv(struct omx_endpoint *ep, struct omx__request *req, const union omx_abi_event *ev);
+void omx__large_recv_start(struct omx_endpoint *ep, struct omx__request *req);
+void omx__large_discard(struct omx_endpoint *ep, struct omx__partner *partner, const union omx_abi_event *ev);
+void omx__large_process_notify(struct omx_endpoint *ep, struct omx__partner *partner,
+			       const union omx_abi_event *ev);
+void omx__large_process_pull_done(struct omx_endpoint *ep, const union omx_abi_event *ev);
+void omx__large_partner_cleanup(struct omx_endpoint *ep, struct omx__partner *partner, omx_return_t code);
+void omx__large_progress(struct omx_endpoint *ep);
 
 /* omx_recv.c */
 static inline int omx__match(uint64_t incoming, uint64_t match_info, uint64_t match_mask)

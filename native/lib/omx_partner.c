@@ -47,6 +47,7 @@ static struct omx__partner *omx__partner_new(struct omx_endpoint *ep, uint16_t p
 	omx_list_init(&partner->need_seqnum_q);
 	omx_list_init(&partner->partial_q);
 	omx_list_init(&partner->early_q);
+	omx_list_init(&partner->large_wait_elt);
 	omx__partner_init_seqnums(partner, 1, 1);
 	return partner;
 }
@@ -174,6 +175,7 @@ void omx__partner_cleanup(struct omx_endpoint *ep, struct omx__partner *partner,
 	struct omx_list *pos, *tmp;
 
 	omx__partner_abort_sends(ep, partner, code);
+	omx__large_partner_cleanup(ep, partner, code);
 	if (disconnect) {
 		omx_list_for_each_safe(pos, tmp, &ep->connect_q) {
 			struct omx__request *req = omx_list_entry(pos, struct omx__request, queue_elt);

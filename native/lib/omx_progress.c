@@ -3,7 +3,8 @@
  *
  * One pass: let the driver move frames into the event rings, drain the
  * unexpected ring (handing slots back every OMX_ABI_EVENTQ_RELEASE_BATCH),
- * drain the expected ring, resend what is due, retry parked sends, send due
+ * drain the expected ring, resend what is due, retry parked pulls and sends
+ * (and large sends waiting for a region), send due
  * acks, look at the desc flags once per second, and publish the next
  * resend/ack deadline so a sleeping wait comes back for it.
  */
@@ -74,7 +75,7 @@ static void omx__drain_exp(struct omx_endpoint *ep)
 			omx__process_frag_done(ep, ev);
 			break;
 		case OMX_ABI_EVT_PULL_DONE:
-			OMX__COUNT(ep, DROP_PULL_DONE_UNSUPPORTED);
+			omx__large_process_pull_done(ep, ev);
 			break;
 		case OMX_ABI_EVT_IGNORE:
 			break;
@@ -132,6 +133,7 @@ void omx__progress(struct omx_endpoint *ep)
 	ep->retry_deadline = 0;      /* set again below by whatever meets EAGAIN */
 	omx__send_resend(ep, now);
 	omx__connect_resend(ep, now);
+	omx__large_progress(ep);
 	omx__send_retry_parked(ep);
 	omx__process_acks(ep, now, 0);
 	if (now - ep->last_desc_check >= ep->hz)

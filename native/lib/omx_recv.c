@@ -259,10 +259,19 @@ static void omx__recv_new(struct omx_endpoint *ep, struct omx__partner *partner,
 	struct omx__request *req;
 	uint32_t ctxid = omx__ctxid_of(ep, head->match_info);
 
+	if (type == OMX_ABI_EVT_RECV_NOTIFY) {
+		/* Not a message to match: it completes one of our large sends. */
+		partner->next_match_recv_seq = omx__seqnum_increase(partner->next_match_recv_seq);
+		omx__large_process_notify(ep, partner, ev);
+		return;
+	}
 	if (type == OMX_ABI_EVT_RECV_MEDIUM_FRAG) {
 		msg_length = ev->recv_medium_frag.msg_length;
 		if (ev->recv_medium_frag.frag_length != msg_length)
 			available = NULL;     /* only single-fragment mediums are handed over */
+	} else if (type == OMX_ABI_EVT_RECV_RNDV) {
+		msg_length = ev->recv_rndv.msg_length;
+		available = NULL;
 	} else {
 		msg_length = type == OMX_ABI_EVT_RECV_TINY ? ev->recv_tiny.length : ev->recv_small.length;
 	}
@@ -273,9 +282,12 @@ static void omx__recv_new(struct omx_endpoint *ep, struct omx__partner *partner,
 		if (omx__call_unexp_handler(ep, partner, head->match_info, msg_length, available) ==
 		    OMX_UNEXP_HANDLER_RECV_FINISHED) {
 			/* Discarded.  A medium with fragments still to come needs
-			 * an internal request to swallow them. */
+			 * an internal request to swallow them; a sender of a RNDV
+			 * waits for a NOTIFY. */
 			if (type == OMX_ABI_EVT_RECV_MEDIUM_FRAG && !available)
 				goto discard_medium;
+			if (type == OMX_ABI_EVT_RECV_RNDV)
+				omx__large_discard(ep, partner, ev);
 			return;
 		}
 		req = omx__find_posted_recv(&ep->ctxids[ctxid].recv_q, head->match_info);
@@ -284,7 +296,8 @@ static void omx__recv_new(struct omx_endpoint *ep, struct omx__partner *partner,
 		omx_list_del(&req->queue_elt);
 		req->state &= ~OMX__REQ_RECV_NEED_MATCHING;
 	} else {
-		req = omx__recv_unexpected_alloc(ep, msg_length, 0);
+		/* A RNDV keeps no data: irecv pulls it into the app's buffer. */
+		req = omx__recv_unexpected_alloc(ep, type == OMX_ABI_EVT_RECV_RNDV ? 0 : msg_length, 0);
 		if (!req) {
 			/* Out of memory: forget we saw it, the sender resends. */
 			partner->next_match_recv_seq = head->seqnum;
@@ -303,6 +316,10 @@ discard_medium:
 	}
 deliver:
 	omx__recv_start(req, partner, head->seqnum, head->match_info, msg_length, type);
+	if (type == OMX_ABI_EVT_RECV_RNDV) {
+		omx__large_recv_rndv(ep, req, ev);
+		return;
+	}
 	if (type != OMX_ABI_EVT_RECV_MEDIUM_FRAG) {
 		uint32_t n = omx__recv_clip(0, msg_length, req->recv.length);
 
@@ -468,12 +485,10 @@ void omx__process_recv_event(struct omx_endpoint *ep, const union omx_abi_event 
 		break;
 	}
 	case OMX_ABI_EVT_RECV_RNDV:
-		/* Not yet: dropped before ordering, so the sender's resend finds
-		 * the same seqnum still expected once large messages exist. */
-		OMX__COUNT(ep, DROP_RNDV_UNSUPPORTED);
-		return;
+	case OMX_ABI_EVT_RECV_NOTIFY:
+		break;                /* no payload; every field is checked where used */
 	default:
-		OMX__COUNT(ep, DROP_NOTIFY_UNSUPPORTED);
+		OMX__COUNT(ep, DROP_UNKNOWN_EVENT);
 		return;
 	}
 	partner = omx__partner_lookup(ep, head->peer_index, head->src_endpoint, 0);
@@ -558,6 +573,16 @@ static void omx__recv_take_unexpected(struct omx_endpoint *ep, struct omx__reque
 	uint32_t msg = req->status.msg_length, i, n;
 
 	omx_list_del(&req->queue_elt);
+	if (req->recv.msg_type == OMX_ABI_EVT_RECV_RNDV) {
+		req->state &= ~OMX__REQ_UNEXPECTED_RECV;
+		req->recv.buffer = buffer;
+		req->recv.length = length;
+		req->recv.match_info = match_info;
+		req->recv.match_mask = match_mask;
+		req->status.context = context;
+		omx__large_recv_start(ep, req);
+		return;
+	}
 	if (req->recv.msg_type == OMX_ABI_EVT_RECV_MEDIUM_FRAG && (req->state & OMX__REQ_RECV_PARTIAL)) {
 		for (i = 0; i < OMX_MEDIUM_FRAGS_MAX; i++) {
 			uint32_t off = i * req->recv.frag_unit;

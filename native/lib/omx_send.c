@@ -17,20 +17,11 @@
 
 #include "omx_lib.h"
 
-/* Large messages (rndv + pull) arrive with the next issue; until then a
- * same-host partner keeps the regular threshold so mediums stay mediums. */
-#define OMX__LARGE_SUPPORTED 0
-
-/* lib resources missing (sendq slots, exp events): retried on events. */
-#define OMX__ENORES (-100)
-
 enum omx__send_class omx__send_class(const struct omx_endpoint *ep, const struct omx__partner *partner,
 				     size_t length, int sync)
 {
-	uint32_t threshold = ep->rndv_threshold;
+	uint32_t threshold = partner->shared ? ep->shared_rndv_threshold : ep->rndv_threshold;
 
-	if (OMX__LARGE_SUPPORTED && partner->shared)
-		threshold = ep->shared_rndv_threshold;
 	if (sync)
 		return OMX__SEND_LARGE;
 	if (length <= OMX_TINY_MSG_LENGTH_MAX)
@@ -44,7 +35,7 @@ enum omx__send_class omx__send_class(const struct omx_endpoint *ep, const struct
 
 /* ---- posting ------------------------------------------------------------ */
 
-static void omx__fill_hdr(const struct omx__request *req, struct omx_abi_send_hdr *hdr)
+void omx__send_fill_hdr(const struct omx__request *req, struct omx_abi_send_hdr *hdr)
 {
 	const struct omx__partner *partner = req->partner;
 
@@ -62,7 +53,7 @@ static int omx__post_tiny(struct omx_endpoint *ep, struct omx__request *req)
 	struct omx_abi_send_tiny cmd;
 
 	memset(&cmd, 0, sizeof(cmd));
-	omx__fill_hdr(req, &cmd.hdr);
+	omx__send_fill_hdr(req, &cmd.hdr);
 	cmd.length = (uint16_t)req->send.length;
 	memcpy(cmd.data, req->send.data, req->send.length);
 	return ep->ops->send_tiny(ep->drv, ep->handle, &cmd);
@@ -73,7 +64,7 @@ static int omx__post_small(struct omx_endpoint *ep, struct omx__request *req)
 	struct omx_abi_send_small cmd;
 
 	memset(&cmd, 0, sizeof(cmd));
-	omx__fill_hdr(req, &cmd.hdr);
+	omx__send_fill_hdr(req, &cmd.hdr);
 	cmd.length = (uint16_t)req->send.length;
 	memcpy(cmd.data, req->send.data, req->send.length);
 	return ep->ops->send_small(ep->drv, ep->handle, &cmd);
@@ -110,7 +101,7 @@ static int omx__post_medium(struct omx_endpoint *ep, struct omx__request *req)
 		return OMX__ENORES;
 
 	memset(&cmd, 0, sizeof(cmd));
-	omx__fill_hdr(req, &cmd.hdr);
+	omx__send_fill_hdr(req, &cmd.hdr);
 	cmd.msg_length = req->send.length;
 	cmd.frag_pipeline = req->send.frag_pipeline;
 	for (i = 0; i < req->send.frags_nr; i++) {
@@ -146,13 +137,19 @@ static int omx__post(struct omx_endpoint *ep, struct omx__request *req)
 	case OMX__REQ_SEND_MEDIUMSQ:
 		err = omx__post_medium(ep, req);
 		break;
+	case OMX__REQ_SEND_LARGE:
+		err = omx__large_post_rndv(ep, req);
+		break;
+	case OMX__REQ_RECV_LARGE:
+		err = omx__large_post_notify(ep, req);
+		break;
 	default:
 		err = OMX_ABI_ENOSYS;
 		break;
 	}
 	if (err == 0)
 		omx__piggyacked(ep, req->partner);
-	return err;
+	return err > 0 ? 0 : err;
 }
 
 static void omx__send_park(struct omx_endpoint *ep, struct omx__request *req, int err, int at_head)
@@ -179,7 +176,9 @@ static int omx__send_try_post(struct omx_endpoint *ep, struct omx__request *req,
 		req->last_send_jiffies = omx__now(ep);
 		omx_list_del(&req->queue_elt);
 		omx_list_add_tail(&req->queue_elt, &ep->resend_q);
-		if (ep->zombies < omx__globals.cfg.zombie_max)
+		/* Buffered data and notifies complete early; a large send waits
+		 * for its NOTIFY. */
+		if (req->type != OMX__REQ_SEND_LARGE && ep->zombies < omx__globals.cfg.zombie_max)
 			omx__request_done(ep, req, OMX_SUCCESS);
 		return 1;
 	}
@@ -220,32 +219,94 @@ static void omx__send_post_or_park(struct omx_endpoint *ep, struct omx__request 
 		(void)omx__send_try_post(ep, req, 0);
 }
 
-static void omx__send_submit(struct omx_endpoint *ep, struct omx__request *req)
+/* A large send takes its region before its seqnum (see omx_large.c).
+ * Returns 0 to go on, 1 when it must wait, -1 when it failed. */
+static int omx__send_large_ready(struct omx_endpoint *ep, struct omx__request *req)
+{
+	int err;
+
+	if (req->type != OMX__REQ_SEND_LARGE)
+		return 0;
+	err = omx__large_send_reserve(ep, req);
+	if (err == 0)
+		return 0;
+	if (err == OMX__ENORES)
+		return 1;
+	omx__send_abort(ep, req, err == OMX_ABI_EINVAL ? OMX_BAD_ERROR : omx__abi_to_ret(err));
+	return -1;
+}
+
+static void omx__send_wait_seqnum(struct omx__request *req)
+{
+	req->state |= OMX__REQ_NEED_SEQNUM;
+	omx_list_add_tail(&req->queue_elt, &req->partner->need_seqnum_q);
+}
+
+/*
+ * Notifies are not messages of the application: they only wait for
+ * throttling, never behind the partner's sends, so a large send waiting for
+ * a region (that a notify would free) cannot hold them.
+ */
+void omx__send_submit(struct omx_endpoint *ep, struct omx__request *req)
 {
 	struct omx__partner *partner = req->partner;
+	int ready;
 
 	omx__assert_locked(ep);
-	if (!omx_list_empty(&partner->need_seqnum_q) ||
-	    omx__seqnum_throttled(partner->next_send_seq, partner->next_acked_send_seq)) {
-		req->state |= OMX__REQ_NEED_SEQNUM;
-		omx_list_add_tail(&req->queue_elt, &partner->need_seqnum_q);
+	if (omx__seqnum_throttled(partner->next_send_seq, partner->next_acked_send_seq) ||
+	    (req->type != OMX__REQ_RECV_LARGE && !omx_list_empty(&partner->need_seqnum_q))) {
+		omx__send_wait_seqnum(req);
+		return;
+	}
+	/* Partners already waiting for a region get it first; the next
+	 * progress pass hands out what is free in waiting order. */
+	if (req->type == OMX__REQ_SEND_LARGE && !omx_list_empty(&ep->large_wait_q)) {
+		ready = 1;
+		ep->large_released = 1;
+	} else
+		ready = omx__send_large_ready(ep, req);
+	if (ready < 0)
+		return;
+	if (ready > 0) {
+		omx__send_wait_seqnum(req);
+		omx__large_wait_update(ep, partner, 1);
 		return;
 	}
 	omx__send_assign_seqnum(req);
 	omx__send_post_or_park(ep, req);
 }
 
+/* Called when acks open the window or a region comes back.  Application
+ * sends leave in order and stop at a large one short of a region; notifies
+ * behind it go on. */
 void omx__send_release_throttled(struct omx_endpoint *ep, struct omx__partner *partner)
 {
-	while (!omx_list_empty(&partner->need_seqnum_q) &&
-	       !omx__seqnum_throttled(partner->next_send_seq, partner->next_acked_send_seq)) {
-		struct omx__request *req = omx_list_first_entry(&partner->need_seqnum_q,
-								struct omx__request, queue_elt);
+	struct omx_list *pos, *tmp;
+	int blocked = 0;
 
+	omx_list_for_each_safe(pos, tmp, &partner->need_seqnum_q) {
+		struct omx__request *req = omx_list_entry(pos, struct omx__request, queue_elt);
+
+		if (omx__seqnum_throttled(partner->next_send_seq, partner->next_acked_send_seq))
+			break;
+		if (req->type != OMX__REQ_RECV_LARGE) {
+			int ready;
+
+			if (blocked)
+				continue;
+			ready = omx__send_large_ready(ep, req);
+			if (ready < 0)
+				continue;     /* failed, and off the queue */
+			if (ready > 0) {
+				blocked = 1;
+				continue;
+			}
+		}
 		omx_list_del(&req->queue_elt);
 		omx__send_assign_seqnum(req);
 		omx__send_post_or_park(ep, req);
 	}
+	omx__large_wait_update(ep, partner, blocked);
 }
 
 /* Parked sends go out in FIFO order; the first one still short stops us. */
@@ -283,13 +344,18 @@ void omx__send_acked(struct omx_endpoint *ep, struct omx__request *req)
 	omx__send_try_finish(ep, req);
 }
 
-/* Fail a send (nack, partner cleanup, driver error).  A medium whose
- * fragments are still with the driver keeps its slots until FRAG_DONE. */
+/* Fail a send or a notify (nack, partner cleanup, driver error).  A medium
+ * whose fragments are still with the driver keeps its slots until FRAG_DONE. */
 void omx__send_abort(struct omx_endpoint *ep, struct omx__request *req, omx_return_t code)
 {
 	omx_list_del(&req->partner_elt);
 	omx_list_del(&req->queue_elt);
 	req->state &= ~(OMX__REQ_NEED_ACK | OMX__REQ_NEED_RESOURCES | OMX__REQ_NEED_SEQNUM);
+	if (req->type == OMX__REQ_SEND_LARGE) {
+		/* A receiver still pulling from it gets BAD_RDMAWIN. */
+		omx__large_send_release(ep, req);
+		req->state &= ~OMX__REQ_NEED_REPLY;
+	}
 	omx__request_set_error(req, code);
 	omx__send_try_finish(ep, req);
 }
@@ -381,9 +447,9 @@ static omx_return_t omx__isend_locked(struct omx_endpoint *ep, struct omx__partn
 		return omx__self_send(ep, buffer, length, match_info, context, sync, out);
 	if (partner->peer_index == 0xffff)
 		return OMX_PEER_NOT_FOUND;
+	if (length > UINT32_MAX)
+		return OMX_NOT_IMPLEMENTED;   /* the wire carries 32-bit lengths */
 	cls = omx__send_class(ep, partner, length, sync);
-	if (cls == OMX__SEND_LARGE)
-		return OMX_NOT_IMPLEMENTED;
 
 	req = omx__request_alloc(ep, types[cls]);
 	if (!req)
@@ -401,7 +467,7 @@ static omx_return_t omx__isend_locked(struct omx_endpoint *ep, struct omx__partn
 		req->send.frag_max = ep->medium_frag_max;
 		req->send.frag_pipeline = ep->frag_pipeline;
 		req->send.frags_nr = (uint32_t)((length + ep->medium_frag_max - 1) / ep->medium_frag_max);
-	} else if (length) {
+	} else if (length && cls != OMX__SEND_LARGE) {
 		memcpy(req->send.data, buffer, length);
 	}
 	*out = req;

@@ -12,8 +12,10 @@
  *                            unknown types: no byte names an endpoint, so
  *                            board traffic reaches the driver through the
  *                            port of endpoint 0 (as the udp link does).
- * Frames this host sent (PACKET_OUTGOING; lo shows each frame twice) are
- * refused by PACKET_IGNORE_OUTGOING, by the filter and by a last check.
+ * Frames this host sent (PACKET_OUTGOING) never reach a port: the kernel
+ * gives outgoing copies only to ETH_P_ALL sockets (lo would show those
+ * twice), and PACKET_IGNORE_OUTGOING, the filter and a last check on
+ * sll_pkttype keep it so for any other kernel path.
  *
  * Receive path: a TPACKET_V2 ring, copied into the caller's buffers.  Chosen
  * by measurement on this machine (veth between two namespaces, 2 vCPUs):
@@ -94,7 +96,7 @@ static void omx_link_packet_sockbuf(int fd, int force_opt, int opt)
 {
 	int size = OMX_LINK_PACKET_SOCKBUF;
 
-	/* FORCE passes rmem_max/wmem_max when privileged; else take what is allowed. */
+	/* FORCE passes wmem_max when privileged; else take what is allowed. */
 	if (setsockopt(fd, SOL_SOCKET, force_opt, &size, sizeof(size)) < 0)
 		(void)setsockopt(fd, SOL_SOCKET, opt, &size, sizeof(size));
 }
@@ -164,8 +166,9 @@ static int omx_link_packet_port_open(struct omx_link *link, uint32_t endpoint_in
 	err = omx_link_packet_attach(port, 0);
 	if (err < 0)
 		goto err_close;
+	/* Only the send buffer: received frames are held by the ring, not charged
+	 * to the receive buffer. */
 	omx_link_packet_sockbuf(port->fd, SO_SNDBUFFORCE, SO_SNDBUF);
-	omx_link_packet_sockbuf(port->fd, SO_RCVBUFFORCE, SO_RCVBUF);
 	err = omx_link_packet_ring(port);
 	if (err < 0)
 		goto err_close;

@@ -19,10 +19,15 @@
  * the filter is refreshed every OMX_LINK_PACKET_REFRESH_MS; before nacking,
  * the claims are scanned again after the frame was taken from the ring.  As
  * the driver claims an index before opening its port, a frame nacked that
- * way reached no endpoint.  Frames already carrying a CRC32C trailer are
- * checked first and never nacked when damaged; TRUC, nacks and pull replies
- * are never nacked.  Nothing is answered while no port of the board runs
- * port_recv (as no library progress happens without library calls).
+ * way reached no endpoint (an index that just closed is nacked from the
+ * next refresh on; until then its frames are dropped and the sender's resend
+ * gets the nack).  With the CRC32C trailer on, a damaged frame is never
+ * nacked; TRUC, nacks and pull replies never are.  Nothing is answered
+ * while no port of the board runs port_recv: a host with no Open-MX process
+ * nacks nothing, and the sender times out instead.
+ *
+ * A frame for another endpoint that reaches a port not holding the role
+ * (left in its ring across a filter change) is counted in dropped_foreign.
  */
 #include <assert.h>
 #include <errno.h>
@@ -331,8 +336,8 @@ void omx_link_packet_refresh(struct omx_link_packet_port *port)
 }
 
 /* Answer a frame for an endpoint that is not open, as its driver would. */
-int omx_link_packet_respond(struct omx_link_packet_port *port, const uint8_t *f,
-				   uint32_t len, int *scanned)
+int omx_link_packet_respond(struct omx_link_packet_port *port, const uint8_t *f, uint32_t len,
+			    int *scanned)
 {
 	struct omx_link *link = port->base.link;
 	const uint8_t *b = omx_wire_cbody(f);

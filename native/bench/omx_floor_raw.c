@@ -1,0 +1,412 @@
+/*
+ * omx_floor_raw.c - raw Ethernet floor: AF_PACKET SOCK_RAW frames of
+ * EtherType 0x86DF between two hosts (two network namespaces over veth).
+ *
+ *   omx_floor_raw server --ifname IF --mode lat|bw --plan SIZE:ITERS,... [opts]
+ *   omx_floor_raw client --ifname IF --peer MAC --mode lat|bw --plan ... [opts]
+ *   opts: --spin-us N (default 50), --window FRAMES (default 256)
+ *
+ * Start the server first and wait for its "ready" line.  A message of size
+ * bytes is ceil(size / MTU) frames (one bare 14-byte frame for size 0) with
+ * the whole interface MTU as payload: no protocol header, no copy beyond
+ * the socket's.  lat: ping-pong, one-way = round trip / 2.  bw: the client
+ * streams iters messages and stops the clock at the server's final ack.
+ * Both sides walk the same plan, so nothing but bare frames is exchanged.
+ *
+ * Flow control (raw frames have none): the receiver returns a bare ack frame
+ * every window/2 frames and the sender keeps at most window frames unacked,
+ * so the receive buffer never overflows and no frame is lost on veth.  Acks
+ * are sent only at those counts (plus one final ack in bw), so each side
+ * knows how many to expect and no stale ack leaks into the next phase.
+ * Waits spin on MSG_DONTWAIT for --spin-us, then block in poll().
+ */
+#include "omx_floor.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define OMX_FLOOR_RAW_ETHERTYPE 0x86DF
+#define OMX_FLOOR_RAW_HLEN 14
+#define OMX_FLOOR_RAW_BATCH 32
+#define OMX_FLOOR_RAW_SOCKBUF (64 << 20)
+#define OMX_FLOOR_RAW_INFLIGHT_BYTES (16 << 20)
+
+struct omx_floor_raw {
+	int fd;
+	int ifindex;
+	uint8_t mac[6];
+	uint8_t peer[6];
+	int have_peer;
+	size_t payload_max;             /* interface MTU */
+	unsigned window, ack_every;
+	unsigned spin_us;
+	unsigned char *tx, *rx;         /* one frame each; payload contents do not matter */
+	struct mmsghdr msgs[OMX_FLOOR_RAW_BATCH];
+	struct iovec iov[OMX_FLOOR_RAW_BATCH];
+};
+
+static int omx_floor_raw_open(struct omx_floor_raw *r, const char *ifname)
+{
+	struct sockaddr_ll sll = { 0 };
+	struct ifreq ifr = { 0 };
+	int size = OMX_FLOOR_RAW_SOCKBUF;
+
+	if (strlen(ifname) >= IFNAMSIZ)
+		return -EINVAL;
+	r->fd = socket(AF_PACKET, SOCK_RAW, htons(OMX_FLOOR_RAW_ETHERTYPE));
+	if (r->fd < 0)
+		return -errno;
+	r->ifindex = (int)if_nametoindex(ifname);
+	if (!r->ifindex)
+		goto err_close;
+	strcpy(ifr.ifr_name, ifname);
+	if (ioctl(r->fd, SIOCGIFHWADDR, &ifr) < 0)
+		goto err_close;
+	memcpy(r->mac, ifr.ifr_hwaddr.sa_data, 6);
+	if (ioctl(r->fd, SIOCGIFMTU, &ifr) < 0)
+		goto err_close;
+	r->payload_max = (size_t)ifr.ifr_mtu;
+	/* FORCE needs CAP_NET_ADMIN; fall back to the capped sizes without it. */
+	if (setsockopt(r->fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
+		setsockopt(r->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	if (setsockopt(r->fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)) < 0)
+		setsockopt(r->fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+	sll.sll_family = AF_PACKET;
+	sll.sll_protocol = htons(OMX_FLOOR_RAW_ETHERTYPE);
+	sll.sll_ifindex = r->ifindex;
+	if (bind(r->fd, (struct sockaddr *)&sll, sizeof(sll)) < 0)
+		goto err_close;
+	r->tx = calloc(1, OMX_FLOOR_RAW_HLEN + r->payload_max);
+	r->rx = calloc(1, OMX_FLOOR_RAW_HLEN + r->payload_max);
+	if (!r->tx || !r->rx)
+		goto err_free;
+	return 0;
+
+err_free:
+	free(r->tx);
+	free(r->rx);
+	errno = ENOMEM;
+err_close:
+	size = -errno;
+	close(r->fd);
+	return size ? size : -ENODEV;
+}
+
+static void omx_floor_raw_set_peer(struct omx_floor_raw *r, const uint8_t *peer)
+{
+	uint16_t type = htons(OMX_FLOOR_RAW_ETHERTYPE);
+
+	memcpy(r->peer, peer, 6);
+	memcpy(r->tx, peer, 6);
+	memcpy(r->tx + 6, r->mac, 6);
+	memcpy(r->tx + 12, &type, 2);
+	r->have_peer = 1;
+}
+
+static int omx_floor_raw_parse_mac(const char *text, uint8_t *mac)
+{
+	unsigned v[6];
+
+	if (sscanf(text, "%x:%x:%x:%x:%x:%x", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]) != 6)
+		return -EINVAL;
+	for (int i = 0; i < 6; i++) {
+		if (v[i] > 0xff)
+			return -EINVAL;
+		mac[i] = (uint8_t)v[i];
+	}
+	return 0;
+}
+
+/* Receive one incoming frame; spin first, then block.  Returns its payload length. */
+static ssize_t omx_floor_raw_recv(struct omx_floor_raw *r)
+{
+	double start = omx_floor_now_us();
+	int spinning = 1;
+
+	for (;;) {
+		struct sockaddr_ll from;
+		socklen_t flen = sizeof(from);
+		ssize_t n = recvfrom(r->fd, r->rx, OMX_FLOOR_RAW_HLEN + r->payload_max, MSG_DONTWAIT,
+				     (struct sockaddr *)&from, &flen);
+
+		if (n >= OMX_FLOOR_RAW_HLEN) {
+			if (from.sll_pkttype == PACKET_OUTGOING)
+				continue;
+			if (!r->have_peer)
+				omx_floor_raw_set_peer(r, r->rx + 6);
+			return n - OMX_FLOOR_RAW_HLEN;
+		}
+		if (n >= 0)
+			continue;
+		if (errno != EAGAIN && errno != EINTR) {
+			perror("omx_floor_raw: recvfrom");
+			return -errno;
+		}
+		if (spinning) {
+			omx_floor_relax();
+			spinning = omx_floor_now_us() - start < r->spin_us;
+		} else {
+			struct pollfd p = { .fd = r->fd, .events = POLLIN };
+
+			poll(&p, 1, 100);
+			if (omx_floor_now_us() - start > OMX_FLOOR_STALL_S * 1e6) {
+				fprintf(stderr, "omx_floor_raw: nothing received for %d s\n",
+					OMX_FLOOR_STALL_S);
+				return -ETIMEDOUT;
+			}
+		}
+	}
+}
+
+static size_t omx_floor_raw_frames(const struct omx_floor_raw *r, size_t size)
+{
+	return size ? (size + r->payload_max - 1) / r->payload_max : 1;
+}
+
+/* Payload length of frame k of a stream of size-byte messages. */
+static size_t omx_floor_raw_frame_len(const struct omx_floor_raw *r, size_t size, size_t k)
+{
+	size_t nf = omx_floor_raw_frames(r, size), idx = k % nf;
+
+	return idx + 1 < nf ? r->payload_max : size - idx * r->payload_max;
+}
+
+static int omx_floor_raw_send_batch(struct omx_floor_raw *r, size_t size, size_t first,
+				    unsigned count)
+{
+	unsigned done = 0;
+
+	for (unsigned i = 0; i < count; i++) {
+		r->iov[i].iov_base = r->tx;
+		r->iov[i].iov_len = OMX_FLOOR_RAW_HLEN + omx_floor_raw_frame_len(r, size, first + i);
+		memset(&r->msgs[i], 0, sizeof(r->msgs[i]));
+		r->msgs[i].msg_hdr.msg_iov = &r->iov[i];
+		r->msgs[i].msg_hdr.msg_iovlen = 1;
+	}
+	while (done < count) {
+		int n = sendmmsg(r->fd, r->msgs + done, count - done, 0);
+
+		if (n < 0) {
+			if (errno == EINTR || errno == ENOBUFS)
+				continue;
+			perror("omx_floor_raw: sendmmsg");
+			return -errno;
+		}
+		done += (unsigned)n;
+	}
+	return 0;
+}
+
+static int omx_floor_raw_ack(struct omx_floor_raw *r)
+{
+	return omx_floor_raw_send_batch(r, 0, 0, 1);
+}
+
+static int omx_floor_raw_recv_ack(struct omx_floor_raw *r)
+{
+	ssize_t n = omx_floor_raw_recv(r);
+
+	if (n > 0)
+		fprintf(stderr, "omx_floor_raw: a %zd-byte frame where an ack was expected\n", n);
+	return n == 0 ? 0 : -EPROTO;
+}
+
+/* Send count messages of size bytes under the credit window. */
+static int omx_floor_raw_xfer_send(struct omx_floor_raw *r, size_t size, unsigned count,
+				   int final_ack)
+{
+	size_t total = omx_floor_raw_frames(r, size) * count;
+	size_t acks_expected = (total - 1) / r->ack_every + (final_ack ? 1 : 0);
+	size_t sent = 0, acks = 0;
+
+	while (sent < total) {
+		size_t credit = acks * r->ack_every + r->window - sent;
+		size_t batch = total - sent;
+
+		if (!credit) {
+			if (omx_floor_raw_recv_ack(r))
+				return -EIO;
+			acks++;
+			continue;
+		}
+		if (batch > credit)
+			batch = credit;
+		if (batch > OMX_FLOOR_RAW_BATCH)
+			batch = OMX_FLOOR_RAW_BATCH;
+		if (omx_floor_raw_send_batch(r, size, sent, (unsigned)batch))
+			return -EIO;
+		sent += batch;
+	}
+	while (acks < acks_expected) {
+		if (omx_floor_raw_recv_ack(r))
+			return -EIO;
+		acks++;
+	}
+	return 0;
+}
+
+static int omx_floor_raw_xfer_recv(struct omx_floor_raw *r, size_t size, unsigned count,
+				   int final_ack)
+{
+	size_t total = omx_floor_raw_frames(r, size) * count;
+
+	for (size_t got = 1; got <= total; got++) {
+		ssize_t n = omx_floor_raw_recv(r);
+
+		if (n < 0)
+			return -EIO;
+		/* Every frame is accounted for: a wrong length means lost or foreign frames. */
+		if ((size_t)n != omx_floor_raw_frame_len(r, size, got - 1)) {
+			fprintf(stderr, "omx_floor_raw: frame %zu of %zu has %zd bytes, expected %zu\n",
+				got, total, n, omx_floor_raw_frame_len(r, size, got - 1));
+			return -EPROTO;
+		}
+		if (got % r->ack_every == 0 && got < total && omx_floor_raw_ack(r))
+			return -EIO;
+	}
+	return final_ack ? omx_floor_raw_ack(r) : 0;
+}
+
+static int omx_floor_raw_phase(struct omx_floor_raw *r, enum omx_floor_mode mode, int client,
+			       size_t size, unsigned count)
+{
+	if (mode == OMX_FLOOR_BW)
+		return client ? omx_floor_raw_xfer_send(r, size, count, 1)
+			      : omx_floor_raw_xfer_recv(r, size, count, 1);
+	for (unsigned i = 0; i < count; i++) {
+		int err = client ? omx_floor_raw_xfer_send(r, size, 1, 0)
+				 : omx_floor_raw_xfer_recv(r, size, 1, 0);
+
+		if (!err)
+			err = client ? omx_floor_raw_xfer_recv(r, size, 1, 0)
+				     : omx_floor_raw_xfer_send(r, size, 1, 0);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static int omx_floor_raw_run(struct omx_floor_raw *r, const struct omx_floor_plan *plan,
+			     enum omx_floor_mode mode, int client)
+{
+	for (unsigned i = 0; i < plan->nsteps; i++) {
+		const struct omx_floor_step *st = &plan->steps[i];
+		double t0;
+
+		if (omx_floor_raw_phase(r, mode, client, st->size, omx_floor_warmup(st->iters)))
+			return -EIO;
+		t0 = omx_floor_now_us();
+		if (omx_floor_raw_phase(r, mode, client, st->size, st->iters))
+			return -EIO;
+		if (client)
+			omx_floor_result(st->size, st->iters, (omx_floor_now_us() - t0) / st->iters /
+					 (mode == OMX_FLOOR_LAT ? 2.0 : 1.0));
+	}
+	return 0;
+}
+
+static void omx_floor_raw_usage(void)
+{
+	fprintf(stderr, "usage: omx_floor_raw server|client --ifname IF [--peer MAC] "
+		"--mode lat|bw --plan SIZE:ITERS[,...] [--spin-us N] [--window FRAMES]\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "ifname", required_argument, NULL, 'i' }, { "peer", required_argument, NULL, 'P' },
+		{ "mode", required_argument, NULL, 'm' }, { "plan", required_argument, NULL, 'p' },
+		{ "spin-us", required_argument, NULL, 's' },
+		{ "window", required_argument, NULL, 'w' },
+		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+	};
+	struct omx_floor_raw r = { .fd = -1, .spin_us = OMX_FLOOR_SPIN_US_DEFAULT };
+	struct omx_floor_plan plan = { 0 };
+	enum omx_floor_mode mode = OMX_FLOOR_LAT;
+	const char *ifname = NULL, *peer = NULL;
+	unsigned window = 256;
+	uint8_t peer_mac[6];
+	int client, opt, err;
+
+	if (argc < 2 || (strcmp(argv[1], "server") && strcmp(argv[1], "client")))
+		goto usage;
+	client = !strcmp(argv[1], "client");
+	optind = 2;
+	while ((opt = getopt_long(argc, argv, "i:P:m:p:s:w:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'i':
+			ifname = optarg;
+			break;
+		case 'P':
+			peer = optarg;
+			break;
+		case 'm':
+			if (omx_floor_mode_parse(optarg, &mode))
+				goto usage;
+			break;
+		case 'p':
+			omx_floor_plan_free(&plan);
+			if (omx_floor_plan_parse(optarg, &plan))
+				goto usage;
+			break;
+		case 's':
+			r.spin_us = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'w':
+			window = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		default:
+			goto usage;
+		}
+	}
+	if (!ifname || !plan.nsteps || optind != argc || (client && !peer) || window < 2)
+		goto usage;
+	if (client && omx_floor_raw_parse_mac(peer, peer_mac))
+		goto usage;
+
+	err = omx_floor_raw_open(&r, ifname);
+	if (err) {
+		fprintf(stderr, "omx_floor_raw: cannot open AF_PACKET on %s: %s\n", ifname,
+			strerror(-err));
+		omx_floor_plan_free(&plan);
+		return 1;
+	}
+	/* Bound the bytes in flight so the peer's receive buffer holds them all. */
+	r.window = window;
+	if ((size_t)r.window * (OMX_FLOOR_RAW_HLEN + r.payload_max) > OMX_FLOOR_RAW_INFLIGHT_BYTES)
+		r.window = (unsigned)(OMX_FLOOR_RAW_INFLIGHT_BYTES / (OMX_FLOOR_RAW_HLEN + r.payload_max));
+	if (r.window < 2)
+		r.window = 2;
+	r.ack_every = r.window / 2;
+	if (client)
+		omx_floor_raw_set_peer(&r, peer_mac);
+	printf("# raw %s %s: %s mtu %zu, window %u frames, ack every %u, spin %u us then poll\n",
+	       client ? "client" : "server", mode == OMX_FLOOR_LAT ? "ping-pong" : "stream", ifname,
+	       r.payload_max, r.window, r.ack_every, r.spin_us);
+	if (!client)
+		printf("ready\n");
+	fflush(stdout);
+
+	err = omx_floor_raw_run(&r, &plan, mode, client);
+	close(r.fd);
+	free(r.tx);
+	free(r.rx);
+	omx_floor_plan_free(&plan);
+	return err ? 1 : 0;
+
+usage:
+	omx_floor_raw_usage();
+	omx_floor_plan_free(&plan);
+	return 2;
+}
