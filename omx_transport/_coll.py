@@ -547,8 +547,11 @@ def alltoall(comm: Comm, sbuf: Buf | None, rbuf: Buf) -> None:
 
 
 def gatherv(comm: Comm, sbuf: Buf | None, rbuf: VBuf | None, root: int) -> None:
-    ops = _begin(comm)
     r = comm._rank
+    if r == root and sbuf is not None:
+        assert rbuf is not None
+        _check_own_block(sbuf, rbuf, r)
+    ops = _begin(comm)
     if r != root:
         assert sbuf is not None
         ops.send(sbuf.block(0), root)
@@ -559,18 +562,21 @@ def gatherv(comm: Comm, sbuf: Buf | None, rbuf: VBuf | None, root: int) -> None:
         if i != r:
             ops.recv(rbuf.block(i), i)
     if sbuf is not None:
-        mine = rbuf.block(r)
-        if mine.nbytes != sbuf.nbytes:
-            raise ValueError(
-                f"mismatch in send count {sbuf.count} and receive count {rbuf.msg.counts[r]}"
-            )
-        mine[...] = sbuf.block(0)
+        rbuf.block(r)[...] = sbuf.block(0)
     ops.wait()
 
 
+def _check_own_block(buf: Buf, vbuf: VBuf, r: int) -> None:
+    if vbuf.block(r).nbytes != buf.nbytes:
+        raise ValueError(f"mismatch in count {buf.count} and vector count {vbuf.msg.counts[r]}")
+
+
 def scatterv(comm: Comm, sbuf: VBuf | None, rbuf: Buf | None, root: int) -> None:
-    ops = _begin(comm)
     r = comm._rank
+    if r == root and rbuf is not None:
+        assert sbuf is not None
+        _check_own_block(rbuf, sbuf, r)
+    ops = _begin(comm)
     if r != root:
         assert rbuf is not None
         ops.recv(rbuf.block(0), root)
@@ -581,24 +587,15 @@ def scatterv(comm: Comm, sbuf: VBuf | None, rbuf: Buf | None, root: int) -> None
         if i != r:
             ops.send(sbuf.block(i), i)
     if rbuf is not None:
-        mine = sbuf.block(r)
-        if mine.nbytes != rbuf.nbytes:
-            raise ValueError(
-                f"mismatch in send count {sbuf.msg.counts[r]} and receive count {rbuf.count}"
-            )
-        rbuf.block(0)[...] = mine
+        rbuf.block(0)[...] = sbuf.block(r)
     ops.wait()
 
 
 def allgatherv(comm: Comm, sbuf: Buf | None, rbuf: VBuf) -> None:
     n, r = comm._size, comm._rank
     if sbuf is not None:
-        mine = rbuf.block(r)
-        if mine.nbytes != sbuf.nbytes:
-            raise ValueError(
-                f"mismatch in send count {sbuf.count} and receive count {rbuf.msg.counts[r]}"
-            )
-        mine[...] = sbuf.block(0)
+        _check_own_block(sbuf, rbuf, r)
+        rbuf.block(r)[...] = sbuf.block(0)
     if n == 1:
         return
     ops = _begin(comm)
@@ -659,13 +656,13 @@ def gather_obj(comm: Comm, sendobj: Any, root: int) -> list[Any] | None:
 
 
 def scatter_obj(comm: Comm, sendobj: Sequence[Any] | None, root: int) -> Any:
-    ops = _begin(comm)
     n, r = comm._size, comm._rank
+    items = list(sendobj) if r == root and sendobj is not None else []
+    if r == root and len(items) != n:
+        raise ValueError(f"expecting {n} items, got {len(items)}")
+    ops = _begin(comm)  # after the checks: a refused call must not use up a tag
     rel = (r - root) % n
     if r == root:
-        items = list(sendobj) if sendobj is not None else []
-        if len(items) != n:
-            raise ValueError(f"expecting {n} items, got {len(items)}")
         blobs = [_dumps(x) for x in items]
         blobs = blobs[root:] + blobs[:root]  # relative-rank order
         mask = 1 << max(0, (n - 1).bit_length() - 1)

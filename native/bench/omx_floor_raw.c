@@ -4,7 +4,7 @@
  *
  *   omx_floor_raw server --ifname IF --mode lat|bw --plan SIZE:ITERS,... [opts]
  *   omx_floor_raw client --ifname IF --peer MAC --mode lat|bw --plan ... [opts]
- *   opts: --spin-us N (default 50), --window FRAMES (default 256)
+ *   opts: --spin-us N (default 50), --window FRAMES (default 256), --rx ring|recv
  *
  * Start the server first and wait for its "ready" line.  A message of size
  * bytes is ceil(size / MTU) frames (one bare 14-byte frame for size 0) with
@@ -18,7 +18,10 @@
  * so the receive buffer never overflows and no frame is lost on veth.  Acks
  * are sent only at those counts (plus one final ack in bw), so each side
  * knows how many to expect and no stale ack leaks into the next phase.
- * Waits spin on MSG_DONTWAIT for --spin-us, then block in poll().
+ * Receiving: by default through a TPACKET_V2 receive ring polled from user
+ * space (one frame per block), so waiting costs no system call; --rx recv
+ * uses recvfrom(MSG_DONTWAIT) instead.  Either way a wait spins for
+ * --spin-us, then blocks in poll().
  */
 #include "omx_floor.h"
 
@@ -33,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -52,11 +56,38 @@ struct omx_floor_raw {
 	unsigned window, ack_every;
 	unsigned spin_us;
 	unsigned char *tx, *rx;         /* one frame each; payload contents do not matter */
+	unsigned char *ring;            /* TPACKET_V2 receive ring, or NULL for recvfrom */
+	size_t ring_len, ring_slot;
+	unsigned ring_slots, ring_next;
 	struct mmsghdr msgs[OMX_FLOOR_RAW_BATCH];
 	struct iovec iov[OMX_FLOOR_RAW_BATCH];
 };
 
-static int omx_floor_raw_open(struct omx_floor_raw *r, const char *ifname)
+/* One slot per block, so a slot never straddles blocks whatever the MTU. */
+static int omx_floor_raw_ring(struct omx_floor_raw *r, unsigned slots)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t need = TPACKET_ALIGN(TPACKET2_HDRLEN + 16) + OMX_FLOOR_RAW_HLEN + r->payload_max + 64;
+	struct tpacket_req req = { 0 };
+	int version = TPACKET_V2;
+
+	r->ring_slot = (need + page - 1) / page * page;
+	req.tp_block_size = req.tp_frame_size = (unsigned)r->ring_slot;
+	req.tp_block_nr = req.tp_frame_nr = slots;
+	if (setsockopt(r->fd, SOL_PACKET, PACKET_VERSION, &version, sizeof(version)) < 0 ||
+	    setsockopt(r->fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof(req)) < 0)
+		return -errno;
+	r->ring_len = r->ring_slot * slots;
+	r->ring = mmap(NULL, r->ring_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, r->fd, 0);
+	if (r->ring == MAP_FAILED) {
+		r->ring = NULL;
+		return -errno;
+	}
+	r->ring_slots = slots;
+	return 0;
+}
+
+static int omx_floor_raw_open(struct omx_floor_raw *r, const char *ifname, unsigned ring_slots)
 {
 	struct sockaddr_ll sll = { 0 };
 	struct ifreq ifr = { 0 };
@@ -82,6 +113,9 @@ static int omx_floor_raw_open(struct omx_floor_raw *r, const char *ifname)
 		setsockopt(r->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
 	if (setsockopt(r->fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)) < 0)
 		setsockopt(r->fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+	/* Before bind, so that no frame lands in the plain queue the ring never sees. */
+	if (ring_slots && omx_floor_raw_ring(r, ring_slots) < 0)
+		goto err_close;
 	sll.sll_family = AF_PACKET;
 	sll.sll_protocol = htons(OMX_FLOOR_RAW_ETHERTYPE);
 	sll.sll_ifindex = r->ifindex;
@@ -99,6 +133,8 @@ err_free:
 	errno = ENOMEM;
 err_close:
 	size = -errno;
+	if (r->ring)
+		munmap(r->ring, r->ring_len);
 	close(r->fd);
 	return size ? size : -ENODEV;
 }
@@ -128,6 +164,57 @@ static int omx_floor_raw_parse_mac(const char *text, uint8_t *mac)
 	return 0;
 }
 
+/* Payload length of a frame the ring or the socket holds, or -EAGAIN. */
+static ssize_t omx_floor_raw_take(struct omx_floor_raw *r, int pkttype, const uint8_t *frame,
+				  size_t len, size_t caplen)
+{
+	if (pkttype == PACKET_OUTGOING || len < OMX_FLOOR_RAW_HLEN)
+		return -EAGAIN;
+	if (caplen != len) {
+		fprintf(stderr, "omx_floor_raw: a %zu-byte frame was truncated to %zu\n", len, caplen);
+		return -EMSGSIZE;
+	}
+	if (!r->have_peer)
+		omx_floor_raw_set_peer(r, frame + 6);
+	return (ssize_t)(len - OMX_FLOOR_RAW_HLEN);
+}
+
+static ssize_t omx_floor_raw_try_ring(struct omx_floor_raw *r)
+{
+	struct tpacket2_hdr *h = (void *)(r->ring + (size_t)r->ring_next * r->ring_slot);
+	const struct sockaddr_ll *sll;
+	ssize_t n;
+
+	/* Acquire: the frame bytes the kernel wrote are visible once TP_STATUS_USER is. */
+	if (!(__atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER))
+		return -EAGAIN;
+	sll = (const void *)((const uint8_t *)h + TPACKET_ALIGN(sizeof(*h)));
+	n = omx_floor_raw_take(r, sll->sll_pkttype, (const uint8_t *)h + h->tp_mac, h->tp_len,
+			       h->tp_snaplen);
+	/* Release: we are done reading the slot before the kernel may refill it. */
+	__atomic_store_n(&h->tp_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
+	r->ring_next = (r->ring_next + 1) % r->ring_slots;
+	return n;
+}
+
+static ssize_t omx_floor_raw_try_socket(struct omx_floor_raw *r)
+{
+	struct sockaddr_ll from;
+	socklen_t flen = sizeof(from);
+	ssize_t n = recvfrom(r->fd, r->rx, OMX_FLOOR_RAW_HLEN + r->payload_max,
+			     MSG_DONTWAIT | MSG_TRUNC, (struct sockaddr *)&from, &flen);
+
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return -EAGAIN;
+		perror("omx_floor_raw: recvfrom");
+		return -errno;
+	}
+	return omx_floor_raw_take(r, from.sll_pkttype, r->rx, (size_t)n,
+				  (size_t)n < OMX_FLOOR_RAW_HLEN + r->payload_max ? (size_t)n
+					: OMX_FLOOR_RAW_HLEN + r->payload_max);
+}
+
 /* Receive one incoming frame; spin first, then block.  Returns its payload length. */
 static ssize_t omx_floor_raw_recv(struct omx_floor_raw *r)
 {
@@ -135,29 +222,15 @@ static ssize_t omx_floor_raw_recv(struct omx_floor_raw *r)
 	int spinning = 1;
 
 	for (;;) {
-		struct sockaddr_ll from;
-		socklen_t flen = sizeof(from);
-		ssize_t n = recvfrom(r->fd, r->rx, OMX_FLOOR_RAW_HLEN + r->payload_max, MSG_DONTWAIT,
-				     (struct sockaddr *)&from, &flen);
+		ssize_t n = r->ring ? omx_floor_raw_try_ring(r) : omx_floor_raw_try_socket(r);
 
-		if (n >= OMX_FLOOR_RAW_HLEN) {
-			if (from.sll_pkttype == PACKET_OUTGOING)
-				continue;
-			if (!r->have_peer)
-				omx_floor_raw_set_peer(r, r->rx + 6);
-			return n - OMX_FLOOR_RAW_HLEN;
-		}
-		if (n >= 0)
-			continue;
-		if (errno != EAGAIN && errno != EINTR) {
-			perror("omx_floor_raw: recvfrom");
-			return -errno;
-		}
+		if (n != -EAGAIN)
+			return n;
 		if (spinning) {
 			omx_floor_relax();
 			spinning = omx_floor_now_us() - start < r->spin_us;
 		} else {
-			struct pollfd p = { .fd = r->fd, .events = POLLIN };
+			struct pollfd p = { .fd = r->fd, .events = POLLIN | POLLRDNORM };
 
 			poll(&p, 1, 100);
 			if (omx_floor_now_us() - start > OMX_FLOOR_STALL_S * 1e6) {
@@ -319,7 +392,8 @@ static int omx_floor_raw_run(struct omx_floor_raw *r, const struct omx_floor_pla
 static void omx_floor_raw_usage(void)
 {
 	fprintf(stderr, "usage: omx_floor_raw server|client --ifname IF [--peer MAC] "
-		"--mode lat|bw --plan SIZE:ITERS[,...] [--spin-us N] [--window FRAMES]\n");
+		"--mode lat|bw --plan SIZE:ITERS[,...] [--spin-us N] [--window FRAMES] "
+		"[--rx ring|recv]\n");
 }
 
 int main(int argc, char **argv)
@@ -328,14 +402,14 @@ int main(int argc, char **argv)
 		{ "ifname", required_argument, NULL, 'i' }, { "peer", required_argument, NULL, 'P' },
 		{ "mode", required_argument, NULL, 'm' }, { "plan", required_argument, NULL, 'p' },
 		{ "spin-us", required_argument, NULL, 's' },
-		{ "window", required_argument, NULL, 'w' },
+		{ "window", required_argument, NULL, 'w' }, { "rx", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
 	struct omx_floor_raw r = { .fd = -1, .spin_us = OMX_FLOOR_SPIN_US_DEFAULT };
 	struct omx_floor_plan plan = { 0 };
 	enum omx_floor_mode mode = OMX_FLOOR_LAT;
 	const char *ifname = NULL, *peer = NULL;
-	unsigned window = 256;
+	unsigned window = 256, ring = 1;
 	uint8_t peer_mac[6];
 	int client, opt, err;
 
@@ -343,7 +417,7 @@ int main(int argc, char **argv)
 		goto usage;
 	client = !strcmp(argv[1], "client");
 	optind = 2;
-	while ((opt = getopt_long(argc, argv, "i:P:m:p:s:w:h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "i:P:m:p:s:w:R:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'i':
 			ifname = optarg;
@@ -366,6 +440,11 @@ int main(int argc, char **argv)
 		case 'w':
 			window = (unsigned)strtoul(optarg, NULL, 10);
 			break;
+		case 'R':
+			if (strcmp(optarg, "ring") && strcmp(optarg, "recv"))
+				goto usage;
+			ring = !strcmp(optarg, "ring");
+			break;
 		default:
 			goto usage;
 		}
@@ -375,7 +454,8 @@ int main(int argc, char **argv)
 	if (client && omx_floor_raw_parse_mac(peer, peer_mac))
 		goto usage;
 
-	err = omx_floor_raw_open(&r, ifname);
+	/* The ring holds a full window plus the acks going the other way, with room to spare. */
+	err = omx_floor_raw_open(&r, ifname, ring ? 2 * window + 64 : 0);
 	if (err) {
 		fprintf(stderr, "omx_floor_raw: cannot open AF_PACKET on %s: %s\n", ifname,
 			strerror(-err));
@@ -391,14 +471,17 @@ int main(int argc, char **argv)
 	r.ack_every = r.window / 2;
 	if (client)
 		omx_floor_raw_set_peer(&r, peer_mac);
-	printf("# raw %s %s: %s mtu %zu, window %u frames, ack every %u, spin %u us then poll\n",
-	       client ? "client" : "server", mode == OMX_FLOOR_LAT ? "ping-pong" : "stream", ifname,
-	       r.payload_max, r.window, r.ack_every, r.spin_us);
+	printf("# raw %s %s: %s mtu %zu, window %u frames, ack every %u, rx %s, spin %u us then "
+	       "poll\n", client ? "client" : "server", mode == OMX_FLOOR_LAT ? "ping-pong" : "stream",
+	       ifname, r.payload_max, r.window, r.ack_every, r.ring ? "TPACKET_V2 ring" : "recvfrom",
+	       r.spin_us);
 	if (!client)
 		printf("ready\n");
 	fflush(stdout);
 
 	err = omx_floor_raw_run(&r, &plan, mode, client);
+	if (r.ring)
+		munmap(r.ring, r.ring_len);
 	close(r.fd);
 	free(r.tx);
 	free(r.rx);

@@ -30,26 +30,35 @@ void omx__large_init(struct omx_endpoint *ep)
 	for (i = 0; i < OMX__REGION_MAX; i++) {
 		ep->regions[i].id = (uint8_t)i;
 		ep->regions[i].last_seqnum = OMX__REGION_SEQNUM_START;
-		ep->region_free[i] = (uint8_t)(OMX__REGION_MAX - 1 - i);
+		ep->region_free[i] = (uint8_t)i;
 	}
+	ep->region_free_head = 0;
 	ep->region_free_nr = OMX__REGION_MAX;
 	ep->large_sends_avail = OMX__LARGE_SENDS_MAX;
 	omx_list_init(&ep->large_wait_q);
 	omx_list_init(&ep->need_pull_q);
 }
 
+/* Ids are reused in FIFO order: the longest-freed first, so a late frame
+ * naming an old id most likely finds it still free. */
 static struct omx__region *omx__region_alloc(struct omx_endpoint *ep)
 {
+	uint8_t id;
+
 	if (!ep->region_free_nr)
 		return NULL;
-	return &ep->regions[ep->region_free[--ep->region_free_nr]];
+	id = ep->region_free[ep->region_free_head];
+	ep->region_free_head = (ep->region_free_head + 1) % OMX__REGION_MAX;
+	ep->region_free_nr--;
+	return &ep->regions[id];
 }
 
 static void omx__region_unalloc(struct omx_endpoint *ep, struct omx__region *r)
 {
 	r->holder = NULL;
 	r->cookie = 0;
-	ep->region_free[ep->region_free_nr++] = r->id;
+	ep->region_free[(ep->region_free_head + ep->region_free_nr) % OMX__REGION_MAX] = r->id;
+	ep->region_free_nr++;
 }
 
 static int omx__region_create(struct omx_endpoint *ep, struct omx__region *r, const void *buffer,

@@ -10,11 +10,12 @@
  * so the event being handled (and its recvq slot) stays in place.
  *
  * Request queues: a request sits in at most one "network state" queue
- * through queue_elt (need_resources, resend, connect, recv posted,
- * unexpected, a partner's need_seqnum), in at most one partner queue
- * through partner_elt (non-acked sends in seqnum order, partial medium
- * receives in seqnum order), and in the done queues (done_elt for its
- * ctxid, done_any_elt for the endpoint) once completed.  Every list element
+ * through queue_elt (need_resources, need_pull, resend, connect, recv
+ * posted, unexpected, a partner's need_seqnum), in at most one partner
+ * queue through partner_elt (non-acked sends and notifies in seqnum order,
+ * partial medium receives in seqnum order), and in the done queues
+ * (done_elt for its ctxid, done_any_elt for the endpoint) once completed.
+ * A large receive turns into a seqnum'd send (its NOTIFY) once pulled.  Every list element
  * is kept self-linked when unused, so omx_list_del() is always safe.
  */
 #ifndef OMX_LIB_H
@@ -423,7 +424,8 @@ struct omx_endpoint {
 	uint32_t zombies;
 
 	struct omx__region regions[OMX__REGION_MAX];
-	uint8_t region_free[OMX__REGION_MAX]; /* stack of free region ids */
+	uint8_t region_free[OMX__REGION_MAX]; /* FIFO of free region ids, from region_free_head */
+	uint32_t region_free_head;
 	uint32_t region_free_nr;
 	uint32_t large_sends_avail;   /* OMX__LARGE_SENDS_MAX - sends holding a region */
 	uint32_t pull_generation;     /* high bits of PULL_DONE cookies */

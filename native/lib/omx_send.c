@@ -263,8 +263,9 @@ void omx__send_submit(struct omx_endpoint *ep, struct omx__request *req)
 	if (req->type == OMX__REQ_SEND_LARGE && !omx_list_empty(&ep->large_wait_q)) {
 		ready = 1;
 		ep->large_released = 1;
-	} else
+	} else {
 		ready = omx__send_large_ready(ep, req);
+	}
 	if (ready < 0)
 		return;
 	if (ready > 0) {

@@ -151,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with open(args.json, "w") as f:
             json.dump(_report.to_json(results, meta), f, indent=1)
     if args.png:
-        why = _report.write_png(results, args.png, f"{meta['command']}  [{meta['where']}]")
+        why = _report.write_png(results, args.png, f"{meta['command']}\n{meta['where']}")
         if why:
             print(f"no plot: {why}", file=sys.stderr)
     return 0 if any(r.samples for r in results) else 1

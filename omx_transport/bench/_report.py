@@ -208,7 +208,7 @@ def write_png(results: Sequence[ModeResult], path: str, title: str) -> str | Non
                      if derived else ("ping-pong" if mode == "lat" else "stream"))
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
-    fig.suptitle(title, fontsize=10)
+    fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

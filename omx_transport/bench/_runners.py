@@ -462,7 +462,7 @@ class OmxPerf(ServerClient):
 
     def server_argv(self, mode: str, plan: Sequence[tuple[int, int]]) -> list[str]:
         assert self.path
-        return [self.path, "-e", "0"]
+        return [self.path, "-s", "-e", "0"]
 
     def client_argvs(self, mode: str, plan: Sequence[tuple[int, int]]) -> list[list[str]]:
         assert self.path

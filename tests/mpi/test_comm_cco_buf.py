@@ -68,8 +68,9 @@ def test_bcast_spec_and_readonly_root(comms):
 
 
 def test_bcast_large(comms, large_ok):
-    nbytes = 96 * 1024
-    if comms[0].size < 3 or nbytes // comms[0].size > 32768:
+    nbytes, n = 60 * 1024, comms[0].size
+    half = 1 << ((n - 1).bit_length() - 1)  # the root's biggest subtree in the scatter
+    if n < 3 or nbytes * min(half, n - half) // n > 32768:
         need_large(large_ok)
 
     def fn(c):

@@ -226,8 +226,8 @@ static void transfer(size_t len, size_t rlen, size_t soff, size_t roff, int sync
 	if (sync || len > 32768) {   /* large: the sender learns what was taken */
 		CHECK(st.xfer_length == xfer);
 		CHECK(st.code == (xfer < len ? OMX_MESSAGE_TRUNCATED : OMX_SUCCESS));
-	} else {
-		CHECK(st.code == OMX_SUCCESS);
+	} else {                     /* buffered: it never learns */
+		CHECK(st.code == OMX_SUCCESS && st.xfer_length == len);
 	}
 	if (failures != before)
 		fprintf(stderr, "  (%zu into %zu, offsets %zu/%zu, %s%s)\n", len, rlen, soff, roff,
@@ -323,41 +323,62 @@ static void test_truncation(void)
 	printf("truncation: %s\n", failures == before ? "ok" : "FAILED");
 }
 
-static int handler_calls;
+static int handler_calls, handler_data;
 
-static omx_unexp_handler_action_t discard(void *ctx, omx_endpoint_addr_t src, uint64_t match,
+/* 0xd15c: discard.  0xc0de: post a 0-byte receive, forget it, continue.
+ * Anything else: continue (kept as unexpected). */
+static omx_unexp_handler_action_t handler(void *ctx, omx_endpoint_addr_t src, uint64_t match,
 					  uint32_t msg_length, void *data)
 {
+	omx_request_t r;
+
 	(void)ctx, (void)src, (void)msg_length;
-	handler_calls++;
-	CHECK(data == NULL);          /* large and sync messages never hand data over */
-	return match == 0xd15c ? OMX_UNEXP_HANDLER_RECV_FINISHED : OMX_UNEXP_HANDLER_RECV_CONTINUE;
+	__atomic_store_n(&handler_data, data != NULL, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&handler_calls, 1, __ATOMIC_RELEASE);
+	if (match == 0xd15c)
+		return OMX_UNEXP_HANDLER_RECV_FINISHED;
+	if (match == 0xc0de && omx_irecv(ep_b, NULL, 0, match, ~0ULL, NULL, &r) == OMX_SUCCESS)
+		omx_forget(ep_b, &r);
+	return OMX_UNEXP_HANDLER_RECV_CONTINUE;
 }
 
+/* As omx_unexp_handler_test: data is handed over only for non-sync
+ * single-fragment messages; a discarded (or 0-byte received) large message
+ * completes TRUNCATED at the sender, any other isend SUCCESS. */
 static void test_handler(void)
 {
-	static const size_t lens[] = { 0, 100, 40000, MiB };
+	static const size_t lens[] = { 0, 16, 100, 1024, 10000, MiB };
+	static const uint64_t modes[] = { 0xd15c, 0xc0de };
 	omx_request_t sreq;
 	omx_status_t st;
 	uint32_t result;
 	int before = failures;
 
-	CHECK_RET(omx_register_unexp_handler(ep_b, discard, NULL));
-	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
-		int sync;
+	CHECK_RET(omx_register_unexp_handler(ep_b, handler, NULL));
+	for (size_t m = 0; m < 2; m++) {
+		for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+			for (int sync = 0; sync < 2; sync++) {
+				int calls = __atomic_load_n(&handler_calls, __ATOMIC_ACQUIRE), large, t;
 
-		for (sync = 0; sync < 2; sync++) {
-			if (!sync && lens[i] <= 32768)
-				continue;
-			CHECK_RET((sync ? omx_issend : omx_isend)(ep_a, sbig, lens[i], addr_ab, 0xd15c, NULL, &sreq));
-			CHECK(wait_req(ep_a, &sreq, &st));
-			CHECK(st.xfer_length == 0 && st.msg_length == lens[i]);
-			CHECK(st.code == (lens[i] ? OMX_MESSAGE_TRUNCATED : OMX_SUCCESS));
+				large = sync || lens[i] > 32768;
+				CHECK_RET((sync ? omx_issend : omx_isend)(ep_a, sbig, lens[i], addr_ab, modes[m], NULL,
+									  &sreq));
+				CHECK(wait_req(ep_a, &sreq, &st));
+				CHECK(st.msg_length == lens[i]);
+				CHECK(st.code == (large && lens[i] ? OMX_MESSAGE_TRUNCATED : OMX_SUCCESS));
+				if (large)
+					CHECK(st.xfer_length == 0);
+				for (t = 0; t < 5000 && __atomic_load_n(&handler_calls, __ATOMIC_ACQUIRE) == calls; t++)
+					usleep(1000);
+				CHECK(__atomic_load_n(&handler_calls, __ATOMIC_ACQUIRE) == calls + 1);
+				CHECK(__atomic_load_n(&handler_data, __ATOMIC_RELAXED) == (!sync && lens[i] <= 8192));
+			}
 		}
 	}
 	transfer(50000, 50000, 1, 1, 0, 1, 450);          /* CONTINUE: kept as unexpected */
-	CHECK(handler_calls == 7);
+	transfer(3000, 3000, 1, 1, 1, 1, 451);
 	CHECK_RET(omx_register_unexp_handler(ep_b, NULL, NULL));
+	usleep(20 * 1000);
 	CHECK_RET(omx_iprobe(ep_b, 0, 0, &st, &result));
 	CHECK(result == 0);
 	CHECK_QUIET();
