@@ -115,6 +115,9 @@ def __getattr__(name: str) -> int:
 
 _new = ffi.new
 _NULL = ffi.NULL
+_REQ_T = ffi.typeof("omx_request_t *")
+_STATUS_T = ffi.typeof("omx_status_t *")
+_U32_T = ffi.typeof("uint32_t *")
 _omx_isend = lib.omx_isend
 _omx_irecv = lib.omx_irecv
 _omx_wait = lib.omx_wait
@@ -646,6 +649,7 @@ class Comm:
         "_any_source",
         "_any_tag",
         "_proc_null",
+        "_scratch",
         "__weakref__",
     )
 
@@ -671,6 +675,10 @@ class Comm:
         self._any_source = _const("ANY_SOURCE")
         self._any_tag = _const("ANY_TAG")
         self._proc_null = _const("PROC_NULL")
+        # (request, status, result) triples reused by blocking Send/Recv.  list.pop
+        # and append are atomic, so concurrent threads never share one; a triple
+        # whose request may still be live (an error mid-wait) is not put back.
+        self._scratch: list[tuple[Any, Any, Any]] = []
         fabric.refs += 1
 
     def __repr__(self) -> str:
@@ -862,18 +870,6 @@ class Comm:
             raise OmxError(rc)
         return h
 
-    def _wait_one(self, h: Any) -> Any:
-        """Block until C request ``h`` completes; its ``omx_status_t``."""
-        st = _new("omx_status_t *")
-        res = _new("uint32_t *")
-        ep = self._ep
-        while True:
-            rc = _omx_wait(ep, h, st, res, SLICE_MS)
-            if rc:
-                raise OmxError(rc)
-            if res[0]:
-                return st[0]
-
     def _null_status(self) -> Status:
         st = Status()
         st.source, st.tag = self._proc_null, self._any_tag
@@ -884,12 +880,32 @@ class Comm:
 
     def Send(self, buf: BufSpec, dest: int, tag: int = 0) -> None:
         """Blocking send."""
+        # The hot path of every ping-pong: attribute lookups and calls kept few.
         if dest == self._proc_null:
             return
         keep, ptr, nbytes = p2p_raw(buf, True)
-        cst = self._wait_one(self._post_send(_omx_isend, ptr, nbytes, dest, tag))
-        if cst.code:
-            raise _failed(cst)
+        peers = self._peers
+        p = peers[dest] if 0 <= dest < self._size else None
+        if p is None:
+            p = self._peer(dest)
+        if not 0 <= tag <= TAG_UB:
+            raise ValueError(f"invalid tag {tag}: must be in [0, {TAG_UB}]")
+        pool = self._scratch
+        try:
+            h, st, res = pool.pop()
+        except IndexError:
+            h, st, res = _new(_REQ_T), _new(_STATUS_T), _new(_U32_T)
+        ep = self._ep
+        rc = _omx_isend(ep, ptr, nbytes, p[0], self._sbase | tag, _NULL, h)
+        while not rc:
+            rc = _omx_wait(ep, h, st, res, SLICE_MS)
+            if res[0]:
+                break
+        if rc:
+            raise OmxError(rc)  # the scratch stays out of use: h may still be live
+        pool.append((h, st, res))
+        if st[0].code:
+            raise _failed(st[0])
 
     def Ssend(self, buf: BufSpec, dest: int, tag: int = 0) -> None:
         """Blocking send in synchronous mode."""
@@ -909,7 +925,22 @@ class Comm:
             _copy_status(status, self._null_status())
             return
         keep, ptr, nbytes = p2p_raw(buf, False)
-        cst = self._wait_one(self._post_recv(ptr, nbytes, source, tag))
+        match, mask = self._recv_match(source, tag, self._rbase)
+        pool = self._scratch
+        try:
+            h, st, res = pool.pop()
+        except IndexError:
+            h, st, res = _new(_REQ_T), _new(_STATUS_T), _new(_U32_T)
+        ep = self._ep
+        rc = _omx_irecv(ep, ptr, nbytes, match, mask, _NULL, h)
+        while not rc:
+            rc = _omx_wait(ep, h, st, res, SLICE_MS)
+            if res[0]:
+                break
+        if rc:
+            raise OmxError(rc)
+        pool.append((h, st, res))
+        cst = st[0]
         if cst.code:
             if cst.code == ReturnCode.MESSAGE_TRUNCATED:
                 raise _truncated(cst, nbytes)

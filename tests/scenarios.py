@@ -224,6 +224,9 @@ def fault_stream(role, ep, peer, link, count=10000, seed=3, **_):
         elif not np.array_equal(buf[:s], pattern(s, i)):
             data_errors += 1
     ep.isend(b"!", dest, match=DONE).wait(120)
+    # The last message may be lost like any other: stay in the library so
+    # it is resent until the sender has it (its resend delay is 20 ms).
+    linger(ep, 1.0)
     link.barrier()
     extra = ep.iprobe()
     return {

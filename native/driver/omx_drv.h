@@ -39,14 +39,14 @@
 #include "omx_list.h"
 #include "omx_wire.h"
 
-#define OMX_DRV_BOARD_MAX 1
+#define OMX_DRV_BOARD_MAX 8
 #define OMX_DRV_HZ 1000
 #define OMX_DRV_RX_BATCH 32
 #define OMX_DRV_RX_BATCHES_MAX 16      /* per drain: bounds the time spent under ep->lock */
 #define OMX_DRV_PEER_HASH_SIZE 256
 #define OMX_DRV_PEER_NONE UINT32_MAX
 #define OMX_DRV_AREA_ALIGN 4096u
-#define OMX_DRV_GOOD_MTU (1500 + OMX_WIRE_HEAD_LEN)   /* below it: BAD_MTU status and desc flag */
+#define OMX_DRV_GOOD_MTU (1500 + OMX_WIRE_ETH_HLEN)   /* below it (a 1500-byte Ethernet MTU): BAD_MTU */
 
 /* One line on stderr naming the subsystem ("endpoint", "peers", "env", ...). */
 void omx_drv_warn(const char *subsys, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -61,25 +61,45 @@ struct omx_drv_config {
 	uint32_t pull_resend_ms;      /* OMX_PULL_RESEND_MS: first re-request delay */
 };
 
-/* ---- peers ---------------------------------------------------------------- */
+/* ---- host-wide state (omx_drv_host.c) ----------------------------------- */
 
-struct omx_drv_peer {
-	uint64_t addr;
-	uint32_t hash_next;           /* next index in the same bucket */
-	uint32_t local;               /* one of this driver's boards */
-	char hostname[OMX_ABI_HOSTNAME_MAX];
-};
+/*
+ * Peers, the peer table state, board hostnames and every counter live in a
+ * file mapped MAP_SHARED by all processes of the host (one network
+ * namespace; a udp board is a host of its own), so tools read them from
+ * another process and a peer added by one process is known to all.
+ * Lookups never block (seqlock and release/acquire publication); writers
+ * take a process-shared robust mutex.  Peer indices are host-wide, below
+ * cfg.peer_max (which the state file fixes for every process of the host).
+ */
+struct omx_drv;
+struct omx_drv_host;
 
-struct omx_drv_peers {
-	pthread_rwlock_t lock;
-	struct omx_drv_peer *entries; /* max entries, nr used, indices never reused until clear */
-	uint32_t nr;
-	uint32_t max;
-	uint32_t buckets[OMX_DRV_PEER_HASH_SIZE];
-	struct omx_abi_peer_table_state state;
-};
+int omx_drv_host_open(struct omx_drv *drv, const char *state_dir);
+void omx_drv_host_close(struct omx_drv *drv);
+/* Index of the peer with that address, OMX_DRV_PEER_NONE if unknown. */
+uint32_t omx_drv_peer_find(struct omx_drv *drv, uint64_t addr);
+/* Address (and locality, may be NULL) of peer index; 0 or OMX_ABI_ENOENT. */
+int omx_drv_peer_addr(struct omx_drv *drv, uint32_t index, uint64_t *addr, int *local);
+/* Returns the peer's index (>= 0): re-adding an address gives its index back
+ * (and fills an empty hostname). */
+int omx_drv_peers_add(struct omx_drv *drv, uint64_t addr, const char *hostname, int local);
+void omx_drv_peers_load_file(struct omx_drv *drv, const char *path);
 
 /* ---- boards --------------------------------------------------------------- */
+
+/* Discovery on one board, process-local (omx_drv_hostq.c).  Board-level
+ * frames (HOST_QUERY, HOST_REPLY, RAW) reach endpoint 0's port and the raw
+ * interface; the raw opener serves host queries when one exists on the host,
+ * endpoint 0's process otherwise.  Under lock. */
+struct omx_drv_hostq {
+	pthread_mutex_t lock;
+	int raw_open;                 /* this process has the board's raw interface */
+	int raw_elsewhere;            /* another process has it (checked every second) */
+	uint64_t raw_checked;         /* jiffies of that check */
+	uint64_t next_round;          /* jiffies of the next round of queries */
+	uint32_t seen_nr, seen_magic; /* table size and magic at the last round */
+};
 
 struct omx_drv_board {
 	struct omx_link *link;
@@ -88,11 +108,13 @@ struct omx_drv_board {
 	uint32_t mtu;
 	uint32_t medium_frag_max;
 	uint32_t pull_reply_max;
-	char hostname[OMX_ABI_HOSTNAME_MAX];   /* under peers->lock */
-	uint32_t counters[OMX_COUNTER_INDEX_MAX];   /* atomics */
+	uint32_t slot;                /* board slot in the host state */
+	uint32_t *counters;           /* host-wide, OMX_COUNTER_INDEX_MAX atomics */
 	/* reverse_peer_index[p]: our index in peer p's table (learnt from its
-	 * CONNECT), OMX_WIRE_UNKNOWN_PEER_INDEX until then.  Atomics. */
+	 * CONNECT or host query/reply), OMX_WIRE_UNKNOWN_PEER_INDEX until then.
+	 * Host-wide atomics, OMX_PEER_INDEX_MAX entries. */
 	uint16_t *reverse_peer_index;
+	struct omx_drv_hostq hostq;
 };
 
 static inline void omx_drv_count(struct omx_drv_board *b, enum omx_abi_counter c)
@@ -219,7 +241,7 @@ struct omx_drv_ep {
 	struct omx_abi_endpoint_layout layout;
 	struct omx_abi_endpoint_desc *desc;
 	struct omx_eventq exp_q;
-	struct omx_eventq unexp_q;
+	struct omx_eventq unexp_q;    /* slots only: producer state is in shm (many producers) */
 	uint8_t *sendq;
 	uint8_t *recvq;
 
@@ -227,6 +249,14 @@ struct omx_drv_ep {
 	/* Earliest pull deadline or re-request (jiffies), UINT64_MAX when none;
 	 * written under lock, read atomically by waiters to bound their sleep. */
 	uint64_t pull_next_due;
+
+	/* intra-host path (omx_drv_shared.c): the area is the memfd mem_fd; its
+	 * tail shm holds the unexpected queue's producer state and lock */
+	int mem_fd;
+	int bell_fd;                  /* doorbell: local senders ring it when we sleep */
+	struct omx_drv_shm *shm;
+	uint64_t shared_next_tick;    /* jiffies; atomic */
+	uint32_t waitspin_us;         /* adaptive spin budget (omx_drv_wait.c); atomic */
 
 	uint8_t *tx_frame;            /* one reusable frame (mtu bytes), under lock */
 	uint8_t *rx_bufs;             /* OMX_DRV_RX_BATCH x mtu, under lock */
@@ -247,9 +277,17 @@ struct omx_drv {
 	pthread_mutex_t open_lock;
 	uint32_t board_count;
 	struct omx_drv_board boards[OMX_DRV_BOARD_MAX];
-	struct omx_drv_peers peers;
+	struct omx_drv_host *host;    /* host-wide state (omx_drv_host.c) */
+	uint32_t *shared_counters;    /* the fake "shared" board's, host-wide atomics */
 	struct omx_drv_ep **eps;      /* board_count * endpoint_max slots, allocated on first open */
+	struct omx_drv_shared *shared;  /* mapped local destinations, created on first open */
 };
+
+/* Intra-host traffic counts on the fake "shared" board (OMX_ABI_BOARD_SHARED). */
+static inline void omx_drv_count_shared(struct omx_drv *drv, enum omx_abi_counter c)
+{
+	__atomic_fetch_add(&drv->shared_counters[c], 1, __ATOMIC_RELAXED);
+}
 
 /* Lock precondition of the *_locked functions (held by someone: the best a
  * default pthread mutex can tell). */
@@ -262,13 +300,23 @@ static inline struct omx_drv *omx_drv_of(struct omx_abi_driver *d)
 
 uint64_t omx_drv_now_jiffies(void);
 
-/* omx_drv_peer.c */
-int omx_drv_peers_init(struct omx_drv_peers *p, uint32_t max);
-void omx_drv_peers_fini(struct omx_drv_peers *p);
-int omx_drv_peers_add(struct omx_drv *drv, uint64_t addr, const char *hostname, int local);
-void omx_drv_peers_load_file(struct omx_drv *drv, const char *path);
-/* Callers hold peers->lock (read). */
-uint32_t omx_drv_peers_find_locked(const struct omx_drv_peers *p, uint64_t addr);
+/* omx_drv_host.c: the rest of the host-wide state */
+/* Find or create board b's slot (by address and interface) and point its
+ * counters and reverse indices there; default_hostname names a new slot. */
+int omx_drv_host_board_attach(struct omx_drv *drv, struct omx_drv_board *b, const char *default_hostname);
+void omx_drv_host_board_hostname(struct omx_drv *drv, const struct omx_drv_board *b,
+				 char out[OMX_ABI_HOSTNAME_MAX]);
+uint32_t omx_drv_peer_count(struct omx_drv *drv);
+int omx_drv_peer_info(struct omx_drv *drv, uint32_t index, struct omx_abi_peer_info *out);
+/* Hostname of a peer without one (a host reply); 0 or OMX_ABI_ENOENT. */
+int omx_drv_peer_set_hostname(struct omx_drv *drv, uint32_t index, const char *hostname);
+/* Magic of the current host queries (bumped when names are cleared). */
+uint32_t omx_drv_host_query_magic(struct omx_drv *drv);
+/* The writers' lock (tests: a process that dies holding it). */
+int omx_drv_host_writer_lock(struct omx_drv *drv);
+void omx_drv_host_writer_unlock(struct omx_drv *drv);
+
+/* omx_drv_peer.c: the peer and hostname commands */
 int omx_drv_peer_add(struct omx_abi_driver *d, uint64_t board_addr, const char *hostname);
 int omx_drv_peer_table_clear(struct omx_abi_driver *d);
 int omx_drv_peer_table_get_state(struct omx_abi_driver *d, struct omx_abi_peer_table_state *out);
@@ -278,6 +326,28 @@ int omx_drv_peer_from_addr(struct omx_abi_driver *d, uint64_t board_addr, struct
 int omx_drv_peer_from_hostname(struct omx_abi_driver *d, const char *hostname,
 			       struct omx_abi_peer_info *out);
 int omx_drv_set_hostname(struct omx_abi_driver *d, uint32_t board_index, const char *hostname);
+int omx_drv_peer_table_clear_names(struct omx_abi_driver *d);
+
+/* omx_drv_hostq.c: HOST_QUERY / HOST_REPLY */
+void omx_drv_hostq_init(struct omx_drv_board *b);
+void omx_drv_hostq_fini(struct omx_drv_board *b);
+/* Frame sink of the discovery protocol: a port or the raw socket. */
+typedef int (*omx_drv_hostq_xmit_t)(void *ctx, const uint8_t *frame, uint32_t len);
+/* A HOST_QUERY or HOST_REPLY frame (head included, trailer stripped) that
+ * reached the raw interface (raw = 1) or endpoint 0's port (raw = 0). */
+void omx_drv_hostq_rx(struct omx_drv *drv, struct omx_drv_board *b, int raw, const uint8_t *frame,
+		      uint32_t len, omx_drv_hostq_xmit_t xmit, void *ctx);
+/* Send the queries that are due; returns ms until the next round is due. */
+uint32_t omx_drv_hostq_tick(struct omx_drv *drv, struct omx_drv_board *b, int raw,
+			    omx_drv_hostq_xmit_t xmit, void *ctx);
+/* Whether endpoint 0's process serves the board (no raw opener on the host). */
+int omx_drv_hostq_ep_serves(struct omx_drv_board *b);
+
+/* omx_drv_raw.c: the raw interface (omx_direct.h) and RAW frames at endpoint 0 */
+int omx_drv_raw_endpoint_state(struct omx_abi_driver *d, uint32_t board_index,
+			       uint32_t endpoint_index, struct omx_abi_endpoint_state *out);
+/* 1 when another process holds the board's raw interface. */
+int omx_drv_raw_claimed(const struct omx_drv_board *b);
 
 /* omx_drv_endpoint.c */
 struct omx_drv_ep *omx_drv_ep_get(struct omx_drv *drv, uint32_t handle);

@@ -27,7 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "omx_drv.h"
+#include "omx_drv_shared.h"
 
 #define OMX_DRV_CLAIM_BACKLOG 64
 
@@ -57,7 +57,7 @@ void omx_drv_ep_put(struct omx_drv_ep *ep)
 
 /* ---- host-wide claim ------------------------------------------------------ */
 
-static socklen_t omx_drv_claim_addr(uint64_t board_addr, uint32_t index, struct sockaddr_un *sa)
+socklen_t omx_drv_claim_addr(uint64_t board_addr, uint32_t index, struct sockaddr_un *sa)
 {
 	int n;
 
@@ -174,6 +174,8 @@ static uint64_t omx_drv_align(uint64_t v)
 
 static void omx_drv_layout(struct omx_abi_endpoint_layout *l)
 {
+	uint64_t shm_offset;
+
 	memset(l, 0, sizeof(*l));
 	l->eventq_entries = OMX_ABI_EVENTQ_ENTRIES;
 	l->sendq_entries = OMX_ABI_SENDQ_ENTRIES;
@@ -186,19 +188,21 @@ static void omx_drv_layout(struct omx_abi_endpoint_layout *l)
 	l->sendq_offset = omx_drv_align(l->unexp_eventq_offset +
 					(uint64_t)l->eventq_entries * OMX_ABI_EVENT_SIZE);
 	l->recvq_offset = omx_drv_align(l->sendq_offset + (uint64_t)l->sendq_entries * l->slot_size);
-	l->area_size = omx_drv_align(l->recvq_offset + (uint64_t)l->recvq_entries * l->slot_size);
+	/* The tail past the recvq is the intra-host header (omx_drv_shared.h). */
+	l->area_size = omx_drv_shared_area_size(l, &shm_offset);
 }
 
 static int omx_drv_area_map(struct omx_drv_ep *ep)
 {
 	struct omx_abi_endpoint_layout *l = &ep->layout;
 	uint8_t *a;
+	int err;
 
 	omx_drv_layout(l);
-	a = mmap(NULL, l->area_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (a == MAP_FAILED)
-		return OMX_ABI_ENOMEM;
-	ep->area = a;
+	err = omx_drv_shared_area_create(ep);
+	if (err)
+		return err;
+	a = ep->area;
 	ep->desc = (struct omx_abi_endpoint_desc *)(a + l->desc_offset);
 	omx_eventq_init(&ep->exp_q, (union omx_abi_event *)(a + l->exp_eventq_offset), l->eventq_entries);
 	omx_eventq_init(&ep->unexp_q, (union omx_abi_event *)(a + l->unexp_eventq_offset),
@@ -210,8 +214,7 @@ static int omx_drv_area_map(struct omx_drv_ep *ep)
 
 static void omx_drv_area_unmap(struct omx_drv_ep *ep)
 {
-	munmap(ep->area, ep->layout.area_size);
-	ep->area = NULL;
+	omx_drv_shared_area_destroy(ep);
 	ep->desc = NULL;
 	ep->sendq = ep->recvq = NULL;
 }
@@ -234,7 +237,7 @@ static struct omx_drv_ep *omx_drv_ep_slot(struct omx_drv *drv, uint32_t board, u
 	ep->board = &drv->boards[board];
 	ep->handle = handle;
 	ep->index = index;
-	ep->claim_fd = ep->port_fd = ep->wake_fd = -1;
+	ep->claim_fd = ep->port_fd = ep->wake_fd = ep->mem_fd = ep->bell_fd = -1;
 	ep->pull_next_due = UINT64_MAX;
 	/* Lookups read the slot pointer without open_lock: publish it whole. */
 	__atomic_store_n(&drv->eps[handle], ep, __ATOMIC_RELEASE);
@@ -281,6 +284,11 @@ int omx_drv_open_endpoint(struct omx_abi_driver *d, const struct omx_abi_open_en
 	link = b->link;
 
 	pthread_mutex_lock(&drv->open_lock);
+	if (!drv->shared) {
+		err = omx_drv_shared_init(drv);
+		if (err)
+			goto err_unlock;
+	}
 	ep = omx_drv_ep_slot(drv, cmd->board_index, cmd->endpoint_index);
 	if (!ep) {
 		err = OMX_ABI_ENOMEM;
@@ -329,6 +337,11 @@ int omx_drv_open_endpoint(struct omx_abi_driver *d, const struct omx_abi_open_en
 	if (b->mtu < OMX_DRV_GOOD_MTU)
 		ep->desc->status |= OMX_ABI_DESC_IFACE_BAD_MTU;
 	ep->waiters = ep->waiters_old = 0;
+	ep->shared_next_tick = 0;
+	ep->waitspin_us = drv->cfg.waitspin_us;
+	err = omx_drv_shared_ep_open(ep);
+	if (err)
+		goto err_wake;
 
 	memset(out, 0, sizeof(*out));
 	out->handle = ep->handle;
@@ -366,6 +379,8 @@ static void omx_drv_ep_teardown(struct omx_drv_ep *ep)
 	struct timespec nap = { 0, 100000 };
 
 	__atomic_store_n(&ep->state, OMX_DRV_EP_CLOSING, __ATOMIC_SEQ_CST);
+	/* Local senders nack from now on; our mapping lives until the refs drain. */
+	omx_drv_shared_ep_close(ep);
 	omx_drv_wake_all(ep);
 	/* Commands in flight finish quickly: waiters were just woken and see
 	 * CLOSING, and nothing else blocks.  Sleep rather than spin (2 cores). */
@@ -425,6 +440,7 @@ void omx_drv_endpoints_fini(struct omx_drv *drv)
 		drv->eps[h] = NULL;
 		free(ep);
 	}
+	omx_drv_shared_fini(drv);
 	pthread_mutex_unlock(&drv->open_lock);
 }
 
@@ -449,11 +465,16 @@ static int omx_drv_release(struct omx_abi_driver *d, uint32_t handle, int unexp)
 
 	if (!ep)
 		return OMX_ABI_EINVAL;
-	pthread_mutex_lock(&ep->lock);
-	r = omx_eventq_release(unexp ? &ep->unexp_q : &ep->exp_q, OMX_ABI_EVENTQ_RELEASE_BATCH);
-	pthread_mutex_unlock(&ep->lock);
+	if (unexp) {
+		r = omx_drv_uq_release(ep->shm, ep->unexp_q.slots, ep->unexp_q.entries,
+				       OMX_ABI_EVENTQ_RELEASE_BATCH);
+	} else {
+		pthread_mutex_lock(&ep->lock);
+		r = omx_eventq_release(&ep->exp_q, OMX_ABI_EVENTQ_RELEASE_BATCH) ? OMX_ABI_EINVAL : 0;
+		pthread_mutex_unlock(&ep->lock);
+	}
 	omx_drv_ep_put(ep);
-	return r ? OMX_ABI_EINVAL : 0;
+	return r;
 }
 
 int omx_drv_release_exp_slots(struct omx_abi_driver *d, uint32_t handle)

@@ -1,6 +1,11 @@
 /*
  * omx_drv_main.c - the direct driver: tunables, boards, driver-wide queries
  * and the ABI ops table.
+ *
+ * Boards: OMX_IFNAMES names them (board i = i-th name); without it the
+ * packet link takes every Ethernet interface that is up, then lo (board
+ * "localhost"), and the udp link its one board.  Names, counters and peers
+ * are host-wide (omx_drv_host.c); the links are this process's.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -82,7 +87,7 @@ static uint32_t omx_drv_tunable_read(const struct omx_drv_tunable *t)
 	return (uint32_t)v;
 }
 
-static void omx_drv_read_env(struct omx_drv_config *cfg, const char **peers_file)
+static void omx_drv_read_env(struct omx_drv_config *cfg, const char **peers_file, const char **state_dir)
 {
 	for (size_t i = 0; i < sizeof(omx_drv_tunables) / sizeof(omx_drv_tunables[0]); i++) {
 		const struct omx_drv_tunable *t = &omx_drv_tunables[i];
@@ -92,42 +97,42 @@ static void omx_drv_read_env(struct omx_drv_config *cfg, const char **peers_file
 	*peers_file = getenv("OMX_PEERS_FILE");
 	if (*peers_file && !**peers_file)
 		*peers_file = NULL;
+	/* OMX_STATE_DIR: where the host-wide state lives (default /run/omx-transport-<uid>). */
+	*state_dir = getenv("OMX_STATE_DIR");
 }
 
 /* ---- boards --------------------------------------------------------------- */
 
-static int omx_drv_board_attach(struct omx_drv *drv, uint32_t index)
+/* Open board index's link; OMX_ABI_ENODEV past the last board. */
+static int omx_drv_board_open(struct omx_drv *drv, uint32_t index)
 {
 	struct omx_drv_board *b = &drv->boards[index];
 	struct omx_link *link;
-	char host[OMX_ABI_HOSTNAME_MAX - 3];
 	int err;
 
 	err = omx_link_open_from_env(index, drv->cfg.endpoint_max, &link);
+	if (err == OMX_ABI_ENODEV && index > 0)
+		return err;
 	if (err) {
-		omx_drv_warn("board", "cannot open the link of board %u (%d)", index, err);
+		if (err == OMX_ABI_EPERM)
+			omx_drv_warn("board", "board %u: no right to open raw sockets (needs root or "
+				     "CAP_NET_RAW); OMX_LINK=udp needs none", index);
+		else
+			omx_drv_warn("board", "cannot open the link of board %u (%d)", index, err);
 		return err < 0 ? err : OMX_ABI_EIO;
 	}
 	/* The largest header plus the trailer must fit, or nothing can be sent. */
 	if (link->mtu < OMX_WIRE_MIN_FRAME + OMX_WIRE_FCS_LEN) {
 		omx_drv_warn("board", "link %s has MTU %u, below the %u-byte minimum frame",
 			     link->ifacename, link->mtu, OMX_WIRE_MIN_FRAME + OMX_WIRE_FCS_LEN);
-		err = OMX_ABI_EINVAL;
-		goto err_link;
+		link->ops->close(link);
+		return OMX_ABI_EINVAL;
 	}
 	if (link->endpoint_max && link->endpoint_max < drv->cfg.endpoint_max) {
 		omx_drv_warn("board", "link %s carries %u endpoints; OMX_ENDPOINT_MAX lowered from %u",
 			     link->ifacename, link->endpoint_max, drv->cfg.endpoint_max);
 		drv->cfg.endpoint_max = link->endpoint_max;
 	}
-
-	b->reverse_peer_index = malloc(drv->cfg.peer_max * sizeof(uint16_t));
-	if (!b->reverse_peer_index) {
-		err = OMX_ABI_ENOMEM;
-		goto err_link;
-	}
-	memset(b->reverse_peer_index, 0xff, drv->cfg.peer_max * sizeof(uint16_t));
-
 	b->link = link;
 	b->index = index;
 	b->addr = link->addr;
@@ -136,32 +141,52 @@ static int omx_drv_board_attach(struct omx_drv *drv, uint32_t index)
 	if (b->medium_frag_max > OMX_ABI_QUEUE_SLOT_SIZE)
 		b->medium_frag_max = OMX_ABI_QUEUE_SLOT_SIZE;
 	b->pull_reply_max = omx_wire_pull_reply_max(link->mtu);
-	if (gethostname(host, sizeof(host)) < 0)
-		strcpy(host, "localhost");
-	host[sizeof(host) - 1] = '\0';
-	snprintf(b->hostname, sizeof(b->hostname), "%s:%u", host, index);
-
-	err = omx_drv_peers_add(drv, b->addr, b->hostname, 1);
-	if (err < 0)
-		goto err_reverse;
+	omx_drv_hostq_init(b);
 	drv->board_count = index + 1;
 	return 0;
+}
 
-err_reverse:
-	free(b->reverse_peer_index);
-	b->reverse_peer_index = NULL;
-	b->link = NULL;
-err_link:
-	link->ops->close(link);
-	return err;
+/* Every board the environment names: OMX_IFNAMES, else each Ethernet
+ * interface that is up and lo (packet), or the one udp board. */
+static int omx_drv_boards_open(struct omx_drv *drv)
+{
+	int err = 0;
+
+	for (uint32_t i = 0; i < OMX_DRV_BOARD_MAX && !err; i++)
+		err = omx_drv_board_open(drv, i);
+	return drv->board_count ? 0 : err;
+}
+
+/* A board's slot in the host state, its name, and its place in the peer table. */
+static int omx_drv_board_register(struct omx_drv *drv, struct omx_drv_board *b)
+{
+	char host[OMX_ABI_HOSTNAME_MAX], name[OMX_ABI_HOSTNAME_MAX];
+	int err;
+
+	if (b->addr == 0 && strcmp(b->link->drivername, "udp")) {
+		snprintf(name, sizeof(name), "localhost");
+	} else {
+		if (gethostname(host, sizeof(host) - 8) < 0)
+			strcpy(host, "localhost");
+		host[sizeof(host) - 8] = '\0';
+		snprintf(name, sizeof(name), "%s:%u", host, b->index);
+	}
+	err = omx_drv_host_board_attach(drv, b, name);
+	if (err)
+		return err;
+	omx_drv_host_board_hostname(drv, b, name);
+	err = omx_drv_peers_add(drv, b->addr, name, 1);
+	return err < 0 ? err : 0;
 }
 
 static void omx_drv_board_detach(struct omx_drv_board *b)
 {
-	if (b->link)
+	if (b->link) {
 		b->link->ops->close(b->link);
+		omx_drv_hostq_fini(b);
+	}
 	b->link = NULL;
-	free(b->reverse_peer_index);
+	b->counters = NULL;
 	b->reverse_peer_index = NULL;
 }
 
@@ -173,7 +198,7 @@ static int omx_drv_get_info(struct omx_abi_driver *d, struct omx_abi_driver_info
 
 	memset(out, 0, sizeof(*out));
 	out->abi_version = OMX_ABI_VERSION;
-	out->features = OMX_ABI_FEATURE_LARGE;
+	out->features = OMX_ABI_FEATURE_LARGE | OMX_ABI_FEATURE_SHARED;
 	out->board_count = drv->board_count;
 	out->board_max = OMX_DRV_BOARD_MAX;
 	out->endpoint_max = drv->cfg.endpoint_max;
@@ -182,50 +207,72 @@ static int omx_drv_get_info(struct omx_abi_driver *d, struct omx_abi_driver_info
 	return 0;
 }
 
+/* The fake board of intra-host traffic: counters only. */
+static void omx_drv_shared_board_info(struct omx_abi_board_info *out)
+{
+	char host[OMX_ABI_HOSTNAME_MAX];
+
+	if (gethostname(host, sizeof(host)) < 0)
+		strcpy(host, "localhost");
+	host[sizeof(host) - 1] = '\0';
+	snprintf(out->hostname, sizeof(out->hostname), "%s", host);
+	snprintf(out->ifacename, sizeof(out->ifacename), "shared");
+	snprintf(out->drivername, sizeof(out->drivername), "shared");
+	out->mtu = OMX_ABI_QUEUE_SLOT_SIZE;
+	out->numa_node = -1;
+}
+
 static int omx_drv_get_board_info(struct omx_abi_driver *d, uint32_t board_index,
 				  struct omx_abi_board_info *out)
 {
 	struct omx_drv *drv = omx_drv_of(d);
 	struct omx_drv_board *b;
 
+	memset(out, 0, sizeof(*out));
+	if (board_index == OMX_ABI_BOARD_SHARED) {
+		omx_drv_shared_board_info(out);
+		return 0;
+	}
 	if (board_index >= drv->board_count)
 		return OMX_ABI_ENODEV;
 	b = &drv->boards[board_index];
-	memset(out, 0, sizeof(*out));
 	out->addr = b->addr;
 	out->mtu = b->mtu;
 	out->medium_frag_length_max = b->medium_frag_max;
 	out->pull_reply_length_max = b->pull_reply_max;
-	out->status = b->link->status;
+	out->status = __atomic_load_n(&b->link->status, __ATOMIC_RELAXED);
 	if (b->mtu < OMX_DRV_GOOD_MTU)
 		out->status |= OMX_ABI_BOARD_STATUS_BAD_MTU;
 	out->numa_node = -1;
-	pthread_rwlock_rdlock(&drv->peers.lock);
-	memcpy(out->hostname, b->hostname, sizeof(out->hostname));
-	pthread_rwlock_unlock(&drv->peers.lock);
+	omx_drv_host_board_hostname(drv, b, out->hostname);
 	snprintf(out->ifacename, sizeof(out->ifacename), "%s", b->link->ifacename);
 	snprintf(out->drivername, sizeof(out->drivername), "%s", b->link->drivername);
 	return 0;
 }
 
+/* Host-wide counters: clearing takes each value with an exchange, so an
+ * increment by another process between read and clear is never lost. */
 static int omx_drv_get_counters(struct omx_abi_driver *d, uint32_t board_index, int clear,
 				uint32_t *values, uint32_t nr_values)
 {
 	struct omx_drv *drv = omx_drv_of(d);
-	struct omx_drv_board *b;
 	uint32_t n = nr_values < OMX_COUNTER_INDEX_MAX ? nr_values : OMX_COUNTER_INDEX_MAX;
+	uint32_t *c;
 
-	if (board_index >= drv->board_count)
+	if (board_index == OMX_ABI_BOARD_SHARED)
+		c = drv->shared_counters;
+	else if (board_index < drv->board_count)
+		c = drv->boards[board_index].counters;
+	else
 		return OMX_ABI_ENODEV;
 	if (!values && nr_values)
 		return OMX_ABI_EINVAL;
-	b = &drv->boards[board_index];
 	for (uint32_t i = 0; i < n; i++)
-		values[i] = clear ? __atomic_exchange_n(&b->counters[i], 0, __ATOMIC_RELAXED)
-				  : __atomic_load_n(&b->counters[i], __ATOMIC_RELAXED);
+		values[i] = clear ? __atomic_exchange_n(&c[i], 0, __ATOMIC_RELAXED)
+				  : __atomic_load_n(&c[i], __ATOMIC_RELAXED);
 	if (clear)
 		for (uint32_t i = n; i < OMX_COUNTER_INDEX_MAX; i++)
-			__atomic_store_n(&b->counters[i], 0, __ATOMIC_RELAXED);
+			__atomic_store_n(&c[i], 0, __ATOMIC_RELAXED);
 	for (uint32_t i = n; i < nr_values; i++)
 		values[i] = 0;
 	return 0;
@@ -247,7 +294,7 @@ static void omx_drv_close(struct omx_abi_driver *d)
 	free(drv->eps);
 	for (uint32_t i = 0; i < drv->board_count; i++)
 		omx_drv_board_detach(&drv->boards[i]);
-	omx_drv_peers_fini(&drv->peers);
+	omx_drv_host_close(drv);
 	pthread_mutex_destroy(&drv->open_lock);
 	free(drv);
 }
@@ -258,7 +305,7 @@ static const struct omx_abi_ops omx_drv_ops = {
 	.close = omx_drv_close,
 	.get_info = omx_drv_get_info,
 	.get_board_info = omx_drv_get_board_info,
-	.get_endpoint_state = omx_drv_get_endpoint_state,
+	.get_endpoint_state = omx_drv_raw_endpoint_state,
 	.get_counters = omx_drv_get_counters,
 	.set_hostname = omx_drv_set_hostname,
 	.peer_add = omx_drv_peer_add,
@@ -292,28 +339,33 @@ static const struct omx_abi_ops omx_drv_ops = {
 
 int omx_drv_direct_open(struct omx_abi_driver **out)
 {
+	const char *peers_file, *state_dir;
 	struct omx_drv *drv;
-	const char *peers_file;
 	int err;
 
 	drv = calloc(1, sizeof(*drv));
 	if (!drv)
 		return OMX_ABI_ENOMEM;
-	omx_drv_read_env(&drv->cfg, &peers_file);
+	omx_drv_read_env(&drv->cfg, &peers_file, &state_dir);
 	pthread_mutex_init(&drv->open_lock, NULL);
 
-	err = omx_drv_peers_init(&drv->peers, drv->cfg.peer_max);
+	err = omx_drv_boards_open(drv);
 	if (err)
-		goto err_peers;
-	err = omx_drv_board_attach(drv, 0);
+		goto err_boards;
+	err = omx_drv_host_open(drv, state_dir);
 	if (err)
-		goto err_board;
+		goto err_boards;
+	/* Local boards take the first peer indices of a new host. */
+	for (uint32_t i = 0; i < drv->board_count; i++) {
+		err = omx_drv_board_register(drv, &drv->boards[i]);
+		if (err)
+			goto err_host;
+	}
 	drv->eps = calloc((size_t)drv->board_count * drv->cfg.endpoint_max, sizeof(*drv->eps));
 	if (!drv->eps) {
 		err = OMX_ABI_ENOMEM;
-		goto err_eps;
+		goto err_host;
 	}
-	/* After the boards: local boards take the first peer indices. */
 	if (peers_file)
 		omx_drv_peers_load_file(drv, peers_file);
 
@@ -321,11 +373,11 @@ int omx_drv_direct_open(struct omx_abi_driver **out)
 	*out = &drv->base;
 	return 0;
 
-err_eps:
-	omx_drv_board_detach(&drv->boards[0]);
-err_board:
-	omx_drv_peers_fini(&drv->peers);
-err_peers:
+err_host:
+	omx_drv_host_close(drv);
+err_boards:
+	for (uint32_t i = 0; i < drv->board_count; i++)
+		omx_drv_board_detach(&drv->boards[i]);
 	pthread_mutex_destroy(&drv->open_lock);
 	free(drv);
 	return err;

@@ -34,7 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "omx_drv.h"
+#include "omx_drv_shared.h"
 
 #define OMX_DRV_PULL_BLOCK_FRAMES OMX_PULL_REPLY_PER_BLOCK
 
@@ -237,6 +237,10 @@ int omx_drv_pull(struct omx_abi_driver *d, uint32_t handle, const struct omx_abi
 	ep = omx_drv_ep_get(omx_drv_of(d), handle);
 	if (!ep)
 		return OMX_ABI_EINVAL;
+	/* A local data owner is copied from at once (omx_drv_shared_send.c). */
+	err = cmd->shared ? omx_drv_shared_pull(ep, cmd) : OMX_DRV_SHARED_FALLBACK;
+	if (err != OMX_DRV_SHARED_FALLBACK)
+		goto out;
 	err = omx_drv_tx_head(ep, cmd->peer_index, &head);
 	if (err)
 		goto out;

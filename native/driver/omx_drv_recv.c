@@ -10,7 +10,7 @@
  */
 #include <string.h>
 
-#include "omx_drv.h"
+#include "omx_drv_shared.h"
 
 struct omx_drv_rx {
 	const uint8_t *frame;
@@ -31,52 +31,45 @@ static int omx_drv_rx_drop(struct omx_drv_ep *ep, enum omx_abi_counter c)
  * has not released enough: the frame is dropped and the sender resends. */
 static union omx_abi_event *omx_drv_unexp_begin(struct omx_drv_ep *ep)
 {
-	if (omx_eventq_space(&ep->unexp_q) == 0) {
+	/* Local senders produce into the same queue (omx_drv_shared.h): the
+	 * slot is ours, under the queue's lock, until the publish. */
+	union omx_abi_event *ev = omx_drv_uq_begin(ep->shm, ep->unexp_q.slots, ep->unexp_q.entries);
+
+	if (!ev) {
 		omx_drv_count(ep->board, OMX_COUNTER_UNEXP_EVENTQ_FULL);
 		__atomic_fetch_or(&ep->desc->status, OMX_ABI_DESC_UNEXP_EVENTQ_FULL, __ATOMIC_RELAXED);
-		return NULL;
 	}
-	return omx_eventq_begin(&ep->unexp_q);
+	return ev;
 }
 
 /* The recvq slot bound to the event being produced (same index). */
 static uint32_t omx_drv_recvq_offset(const struct omx_drv_ep *ep)
 {
-	return (ep->unexp_q.next & (ep->layout.recvq_entries - 1)) * ep->layout.slot_size;
+	return (omx_drv_uq_index(ep->shm) & (ep->layout.recvq_entries - 1)) * ep->layout.slot_size;
 }
 
-/* The sender's index in our table.  The head's index is only a hint: tables
- * are per process here, so it is trusted only when that entry holds the
- * frame's source address. */
+/* The sender's index in our table.  The head's index is only a hint: it is
+ * trusted only when that entry holds the frame's source address. */
 static uint32_t omx_drv_rx_peer(struct omx_drv_ep *ep, const struct omx_drv_rx *rx,
 				enum omx_abi_counter *why)
 {
-	struct omx_drv_peers *p = &ep->drv->peers;
 	uint16_t hint = rx->head.dst_src_peer_index;
-	uint32_t i, nr;
+	uint64_t addr;
+	uint32_t i;
 
-	pthread_rwlock_rdlock(&p->lock);
-	nr = p->nr;
-	if (hint != OMX_WIRE_UNKNOWN_PEER_INDEX && hint < nr && p->entries[hint].addr == rx->head.src_addr)
-		i = hint;
-	else
-		i = omx_drv_peers_find_locked(p, rx->head.src_addr);
-	pthread_rwlock_unlock(&p->lock);
+	if (hint != OMX_WIRE_UNKNOWN_PEER_INDEX && omx_drv_peer_addr(ep->drv, hint, &addr, NULL) == 0 &&
+	    addr == rx->head.src_addr)
+		return hint;
+	i = omx_drv_peer_find(ep->drv, rx->head.src_addr);
 	if (i == OMX_DRV_PEER_NONE)
-		*why = hint != OMX_WIRE_UNKNOWN_PEER_INDEX && hint >= nr
+		*why = hint != OMX_WIRE_UNKNOWN_PEER_INDEX && hint >= omx_drv_peer_count(ep->drv)
 		       ? OMX_COUNTER_DROP_BAD_PEER_INDEX : OMX_COUNTER_DROP_BAD_PEER_ADDR;
 	return i;
 }
 
 static uint32_t omx_drv_rx_peer_by_addr(struct omx_drv_ep *ep, const struct omx_drv_rx *rx)
 {
-	struct omx_drv_peers *p = &ep->drv->peers;
-	uint32_t i;
-
-	pthread_rwlock_rdlock(&p->lock);
-	i = omx_drv_peers_find_locked(p, rx->head.src_addr);
-	pthread_rwlock_unlock(&p->lock);
-	return i;
+	return omx_drv_peer_find(ep->drv, rx->head.src_addr);
 }
 
 /* 1 when dst_ep is this open endpoint; otherwise counts, nacks, returns 0. */
@@ -166,7 +159,7 @@ static int omx_drv_rx_msg(struct omx_drv_ep *ep, const struct omx_drv_rx *rx)
 		ev->recv_tiny.length = (uint16_t)plen;
 		ev->recv_tiny.checksum = m.checksum;
 		memcpy(ev->recv_tiny.data, rx->body + hdr_len, plen);
-		omx_eventq_publish(&ep->unexp_q, ev, OMX_ABI_EVT_RECV_TINY);
+		omx_drv_uq_publish(ep->shm, ev, OMX_ABI_EVT_RECV_TINY);
 		omx_drv_count(ep->board, OMX_COUNTER_RECV_TINY);
 		break;
 	case OMX_PKT_TYPE_SMALL:
@@ -175,7 +168,7 @@ static int omx_drv_rx_msg(struct omx_drv_ep *ep, const struct omx_drv_rx *rx)
 		ev->recv_small.recvq_offset = off;
 		ev->recv_small.length = (uint16_t)plen;
 		ev->recv_small.checksum = m.checksum;
-		omx_eventq_publish(&ep->unexp_q, ev, OMX_ABI_EVT_RECV_SMALL);
+		omx_drv_uq_publish(ep->shm, ev, OMX_ABI_EVT_RECV_SMALL);
 		omx_drv_count(ep->board, OMX_COUNTER_RECV_SMALL);
 		break;
 	default:
@@ -187,7 +180,7 @@ static int omx_drv_rx_msg(struct omx_drv_ep *ep, const struct omx_drv_rx *rx)
 		ev->recv_medium_frag.frag_seqnum = m.frag_seqnum;
 		ev->recv_medium_frag.frag_pipeline = m.frag_pipeline;
 		ev->recv_medium_frag.checksum = m.checksum;
-		omx_eventq_publish(&ep->unexp_q, ev, OMX_ABI_EVT_RECV_MEDIUM_FRAG);
+		omx_drv_uq_publish(ep->shm, ev, OMX_ABI_EVT_RECV_MEDIUM_FRAG);
 		omx_drv_count(ep->board, OMX_COUNTER_RECV_MEDIUM_FRAG);
 		break;
 	}
@@ -227,7 +220,7 @@ static int omx_drv_rx_rndv(struct omx_drv_ep *ep, const struct omx_drv_rx *rx)
 	ev->recv_rndv.pulled_rdma_id = m.pulled_rdma_id;
 	ev->recv_rndv.pulled_rdma_seqnum = m.pulled_rdma_seqnum;
 	ev->recv_rndv.pulled_rdma_offset = m.pulled_rdma_offset;
-	omx_eventq_publish(&ep->unexp_q, ev, OMX_ABI_EVT_RECV_RNDV);
+	omx_drv_uq_publish(ep->shm, ev, OMX_ABI_EVT_RECV_RNDV);
 	omx_drv_count(ep->board, OMX_COUNTER_RECV_RNDV);
 	return 1;
 }
@@ -258,7 +251,7 @@ static int omx_drv_rx_notify(struct omx_drv_ep *ep, const struct omx_drv_rx *rx)
 	ev->recv_notify.length = n.total_length;
 	ev->recv_notify.pulled_rdma_id = n.pulled_rdma_id;
 	ev->recv_notify.pulled_rdma_seqnum = n.pulled_rdma_seqnum;
-	omx_eventq_publish(&ep->unexp_q, ev, OMX_ABI_EVT_RECV_NOTIFY);
+	omx_drv_uq_publish(ep->shm, ev, OMX_ABI_EVT_RECV_NOTIFY);
 	omx_drv_count(ep->board, OMX_COUNTER_RECV_NOTIFY);
 	return 1;
 }
@@ -389,7 +382,7 @@ static int omx_drv_rx_connect(struct omx_drv_ep *ep, const struct omx_drv_rx *rx
 		ev->recv_connect_reply.target_recv_seqnum_start = c.target_recv_seqnum_start;
 		ev->recv_connect_reply.connect_seqnum = c.connect_seqnum;
 		ev->recv_connect_reply.status_code = c.status_code;
-		omx_eventq_publish(&ep->unexp_q, ev, OMX_ABI_EVT_RECV_CONNECT_REPLY);
+		omx_drv_uq_publish(ep->shm, ev, OMX_ABI_EVT_RECV_CONNECT_REPLY);
 		omx_drv_count(ep->board, OMX_COUNTER_RECV_CONNECT_REPLY);
 	} else {
 		ev->recv_connect_request.peer_index = (uint16_t)peer;
@@ -398,7 +391,7 @@ static int omx_drv_rx_connect(struct omx_drv_ep *ep, const struct omx_drv_rx *rx
 		ev->recv_connect_request.app_key = c.app_key;
 		ev->recv_connect_request.target_recv_seqnum_start = c.target_recv_seqnum_start;
 		ev->recv_connect_request.connect_seqnum = c.connect_seqnum;
-		omx_eventq_publish(&ep->unexp_q, ev, OMX_ABI_EVT_RECV_CONNECT_REQUEST);
+		omx_drv_uq_publish(ep->shm, ev, OMX_ABI_EVT_RECV_CONNECT_REQUEST);
 		omx_drv_count(ep->board, OMX_COUNTER_RECV_CONNECT_REQUEST);
 	}
 	return 1;
@@ -435,7 +428,7 @@ static int omx_drv_rx_truc(struct omx_drv_ep *ep, const struct omx_drv_rx *rx)
 	ev->recv_liback.lib_seqnum = a.lib_seqnum;
 	ev->recv_liback.send_seq = a.send_seq;
 	ev->recv_liback.resent = a.resent;
-	omx_eventq_publish(&ep->unexp_q, ev, OMX_ABI_EVT_RECV_LIBACK);
+	omx_drv_uq_publish(ep->shm, ev, OMX_ABI_EVT_RECV_LIBACK);
 	omx_drv_count(ep->board, OMX_COUNTER_RECV_LIBACK);
 	return 1;
 }
@@ -466,7 +459,7 @@ static int omx_drv_rx_nack_lib(struct omx_drv_ep *ep, const struct omx_drv_rx *r
 	ev->recv_nack_lib.src_endpoint = n.src_endpoint;
 	ev->recv_nack_lib.seqnum = n.lib_seqnum;
 	ev->recv_nack_lib.nack_type = n.nack_type;
-	omx_eventq_publish(&ep->unexp_q, ev, OMX_ABI_EVT_RECV_NACK_LIB);
+	omx_drv_uq_publish(ep->shm, ev, OMX_ABI_EVT_RECV_NACK_LIB);
 	omx_drv_count(ep->board, OMX_COUNTER_RECV_NACK_LIB);
 	return 1;
 }
@@ -485,20 +478,38 @@ static int omx_drv_rx_invalid(struct omx_drv_ep *ep, const struct omx_drv_rx *rx
 	return omx_drv_rx_drop(ep, OMX_COUNTER_DROP_INVALID_TYPE);
 }
 
-/* Types a later stage handles (discovery, raw). */
-static int omx_drv_rx_nosys(struct omx_drv_ep *ep, const struct omx_drv_rx *rx)
+/* Board-level frames reach endpoint 0's port (omx_drv_hostq.c says who serves). */
+static int omx_drv_rx_host_xmit(void *ctx, const uint8_t *frame, uint32_t len)
+{
+	struct omx_drv_ep *ep = ctx;
+	struct omx_link_frame f = { .data = (void *)frame, .len = len };
+
+	return ep->board->link->ops->port_send(ep->port, &f, 1) == 0 ? 0 : OMX_ABI_EIO;
+}
+
+static int omx_drv_rx_host(struct omx_drv_ep *ep, const struct omx_drv_rx *rx)
+{
+	omx_drv_hostq_rx(ep->drv, ep->board, 0, rx->frame, OMX_WIRE_HEAD_LEN + rx->body_len,
+			 omx_drv_rx_host_xmit, ep);
+	return 0;
+}
+
+/* RAW frames belong to the raw interface, which receives its own copy. */
+static int omx_drv_rx_raw(struct omx_drv_ep *ep, const struct omx_drv_rx *rx)
 {
 	(void)rx;
-	return omx_drv_rx_drop(ep, OMX_COUNTER_DROP_NOSYS_TYPE);
+	if (omx_drv_hostq_ep_serves(ep->board))
+		omx_drv_count(ep->board, OMX_COUNTER_DROP_NOSYS_TYPE);
+	return 0;
 }
 
 /* Unlisted types (NULL) are unknown, as NONE is. */
 static const omx_drv_rx_handler_t omx_drv_rx_handlers[OMX_PKT_TYPE_MAX] = {
 	[OMX_PKT_TYPE_NONE] = omx_drv_rx_unknown,
-	[OMX_PKT_TYPE_RAW] = omx_drv_rx_nosys,
+	[OMX_PKT_TYPE_RAW] = omx_drv_rx_raw,
 	[OMX_PKT_TYPE_MFM_NIC_REPLY] = omx_drv_rx_invalid,
-	[OMX_PKT_TYPE_HOST_QUERY] = omx_drv_rx_nosys,
-	[OMX_PKT_TYPE_HOST_REPLY] = omx_drv_rx_nosys,
+	[OMX_PKT_TYPE_HOST_QUERY] = omx_drv_rx_host,
+	[OMX_PKT_TYPE_HOST_REPLY] = omx_drv_rx_host,
 	[OMX_PKT_TYPE_ETHER_UNICAST] = omx_drv_rx_invalid,
 	[OMX_PKT_TYPE_ETHER_MULTICAST] = omx_drv_rx_invalid,
 	[OMX_PKT_TYPE_ETHER_NATIVE] = omx_drv_rx_invalid,
@@ -581,6 +592,9 @@ int omx_drv_progress(struct omx_abi_driver *d, uint32_t handle)
 	pthread_mutex_lock(&ep->lock);
 	posted = omx_drv_rx_drain_locked(ep);
 	posted += omx_drv_pull_timers_locked(ep, omx_drv_now_jiffies());
+	omx_drv_shared_tick(ep);
+	if (ep->index == 0)
+		(void)omx_drv_hostq_tick(ep->drv, ep->board, 0, omx_drv_rx_host_xmit, ep);
 	pthread_mutex_unlock(&ep->lock);
 	if (posted)
 		omx_drv_kick_waiters(ep);

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "omx_drv.h"
+#include "omx_drv_shared.h"
 
 struct omx_drv_large *omx_drv_large_get_locked(struct omx_drv_ep *ep)
 {
@@ -165,6 +165,9 @@ int omx_drv_create_region(struct omx_abi_driver *d, uint32_t handle, const struc
 		err = OMX_ABI_EBUSY;
 	else
 		lg->regions[cmd->id] = r;
+	/* Local pullers read it from the endpoint area (omx_drv_shared.h). */
+	if (!err)
+		omx_drv_shared_region_publish(ep, r);
 	pthread_mutex_unlock(&ep->lock);
 	if (err)
 		free(r);
@@ -193,9 +196,10 @@ int omx_drv_destroy_region(struct omx_abi_driver *d, uint32_t handle, uint32_t r
 	if (!ep)
 		return OMX_ABI_EINVAL;
 	pthread_mutex_lock(&ep->lock);
-	if (ep->large && ep->large->regions[region_id])
+	if (ep->large && ep->large->regions[region_id]) {
+		omx_drv_shared_region_unpublish(ep, region_id);
 		omx_drv_region_unlink_locked(ep->large, region_id);
-	else
+	} else
 		err = OMX_ABI_ENOENT;
 	pthread_mutex_unlock(&ep->lock);
 	omx_drv_ep_put(ep);
@@ -212,8 +216,10 @@ void omx_drv_large_close(struct omx_drv_ep *ep)
 		/* Pulls first: they drop their region references. */
 		omx_drv_pull_abort_all_locked(ep);
 		for (uint32_t id = 0; id < OMX_ABI_REGION_ID_MAX; id++)
-			if (lg->regions[id])
+			if (lg->regions[id]) {
+				omx_drv_shared_region_unpublish(ep, id);
 				omx_drv_region_unlink_locked(lg, id);
+			}
 		free(lg->reply_bufs);
 		lg->reply_bufs = NULL;
 	}

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "omx_drv.h"
+#include "omx_drv_shared.h"
 
 /* Bytes on the wire for a body of body_len: padded to the minimum frame,
  * plus the CRC32C trailer when the link wants one. */
@@ -28,17 +28,8 @@ static uint32_t omx_drv_frame_len(const struct omx_drv_board *b, uint32_t body_l
 /* Fill the head for a peer of our table; EINVAL for an unknown index. */
 int omx_drv_tx_head(struct omx_drv_ep *ep, uint32_t peer_index, struct omx_wire_head *head)
 {
-	struct omx_drv_peers *p = &ep->drv->peers;
-	int err = 0;
-
-	pthread_rwlock_rdlock(&p->lock);
-	if (peer_index < p->nr)
-		head->dst_addr = p->entries[peer_index].addr;
-	else
-		err = OMX_ABI_EINVAL;
-	pthread_rwlock_unlock(&p->lock);
-	if (err)
-		return err;
+	if (omx_drv_peer_addr(ep->drv, peer_index, &head->dst_addr, NULL) < 0)
+		return OMX_ABI_EINVAL;
 	head->src_addr = ep->board->addr;
 	head->dst_src_peer_index = __atomic_load_n(&ep->board->reverse_peer_index[peer_index],
 						   __ATOMIC_RELAXED);
@@ -111,6 +102,13 @@ static int omx_drv_tx_msg(struct omx_drv_ep *ep, const struct omx_abi_send_hdr *
 	uint8_t *body;
 	int err;
 
+	if (hdr->shared) {
+		err = omx_drv_shared_tx_msg(ep, hdr->peer_index, &t->m,
+					    t->payload ? t->payload : ep->sendq + t->sendq_offset,
+					    t->payload_len, t->sendq_offset);
+		if (err != OMX_DRV_SHARED_FALLBACK)
+			return err;
+	}
 	if (omx_drv_frame_len(b, t->hdr_len + t->payload_len) > b->mtu)
 		return OMX_ABI_EMSGSIZE;
 	err = omx_drv_tx_head(ep, hdr->peer_index, &head);
@@ -294,8 +292,10 @@ int omx_drv_send_notify(struct omx_abi_driver *d, uint32_t handle, const struct 
 	n.pulled_rdma_seqnum = cmd->pulled_rdma_seqnum;
 	n.lib_seqnum = cmd->seqnum;
 	n.lib_piggyack = cmd->piggyack;
-	err = omx_drv_tx_ctrl(ep, cmd->peer_index, OMX_WIRE_NOTIFY_LEN, omx_drv_fill_notify, &n,
-			      OMX_COUNTER_SEND_NOTIFY);
+	err = cmd->shared ? omx_drv_shared_tx_notify(ep, cmd->peer_index, &n) : OMX_DRV_SHARED_FALLBACK;
+	if (err == OMX_DRV_SHARED_FALLBACK)
+		err = omx_drv_tx_ctrl(ep, cmd->peer_index, OMX_WIRE_NOTIFY_LEN, omx_drv_fill_notify, &n,
+				      OMX_COUNTER_SEND_NOTIFY);
 	omx_drv_ep_put(ep);
 	return err;
 }
@@ -317,8 +317,11 @@ int omx_drv_send_connect_request(struct omx_abi_driver *d, uint32_t handle,
 	c.app_key = cmd->app_key;
 	c.target_recv_seqnum_start = cmd->target_recv_seqnum_start;
 	c.connect_seqnum = cmd->connect_seqnum;
-	err = omx_drv_tx_ctrl(ep, cmd->peer_index, OMX_WIRE_CONNECT_LEN, omx_drv_fill_connect, &c,
-			      OMX_COUNTER_SEND_CONNECT_REQUEST);
+	err = !cmd->shared_disabled ? omx_drv_shared_tx_connect(ep, cmd->peer_index, &c)
+				    : OMX_DRV_SHARED_FALLBACK;
+	if (err == OMX_DRV_SHARED_FALLBACK)
+		err = omx_drv_tx_ctrl(ep, cmd->peer_index, OMX_WIRE_CONNECT_LEN, omx_drv_fill_connect, &c,
+				      OMX_COUNTER_SEND_CONNECT_REQUEST);
 	omx_drv_ep_put(ep);
 	return err;
 }
@@ -342,8 +345,11 @@ int omx_drv_send_connect_reply(struct omx_abi_driver *d, uint32_t handle,
 	c.is_reply = 1;
 	c.connect_seqnum = cmd->connect_seqnum;
 	c.status_code = cmd->status_code;
-	err = omx_drv_tx_ctrl(ep, cmd->peer_index, OMX_WIRE_CONNECT_LEN, omx_drv_fill_connect, &c,
-			      OMX_COUNTER_SEND_CONNECT_REPLY);
+	err = !cmd->shared_disabled ? omx_drv_shared_tx_connect(ep, cmd->peer_index, &c)
+				    : OMX_DRV_SHARED_FALLBACK;
+	if (err == OMX_DRV_SHARED_FALLBACK)
+		err = omx_drv_tx_ctrl(ep, cmd->peer_index, OMX_WIRE_CONNECT_LEN, omx_drv_fill_connect, &c,
+				      OMX_COUNTER_SEND_CONNECT_REPLY);
 	omx_drv_ep_put(ep);
 	return err;
 }
@@ -367,8 +373,10 @@ int omx_drv_send_liback(struct omx_abi_driver *d, uint32_t handle, const struct 
 	a.acknum = cmd->acknum;
 	a.send_seq = cmd->send_seq;
 	a.resent = cmd->resent;
-	err = omx_drv_tx_ctrl(ep, cmd->peer_index, OMX_WIRE_TRUC_LEN, omx_drv_fill_liback, &a,
-			      OMX_COUNTER_SEND_LIBACK);
+	err = cmd->shared ? omx_drv_shared_tx_liback(ep, cmd->peer_index, &a) : OMX_DRV_SHARED_FALLBACK;
+	if (err == OMX_DRV_SHARED_FALLBACK)
+		err = omx_drv_tx_ctrl(ep, cmd->peer_index, OMX_WIRE_TRUC_LEN, omx_drv_fill_liback, &a,
+				      OMX_COUNTER_SEND_LIBACK);
 	omx_drv_ep_put(ep);
 	return err;
 }

@@ -1,8 +1,24 @@
 /*
  * omx_drv_wait.c - sleeping on an endpoint: wait_event and wakeup.
  *
- * A waiter spins briefly (OMX_WAITSPIN_US), then blocks in poll() on the
- * port, the endpoint's eventfd and its claim socket, never holding ep->lock.
+ * A waiter first spins (below), then blocks in poll() on the port, the
+ * endpoint's eventfd, its claim socket and its doorbell, never holding
+ * ep->lock.
+ *
+ * Spinning.  The rings are checked in memory (an event at the lib's next
+ * index, as the lib itself would see it), so local senders reach a spinning
+ * receiver with no syscall on either side.  The port is polled only every
+ * OMX_DRV_SPIN_PORT_NS, and the processor is yielded between checks: on two
+ * cores the peer we wait for is often runnable on our own processor (the
+ * scheduler places a wakee beside its waker), and a spinner that does not
+ * yield delays it by its whole budget.  The budget adapts per endpoint
+ * between 0 and OMX_WAITSPIN_US: it doubles when an event arrives while
+ * spinning or soon after blocking, and halves when the spin ran out and
+ * the block lasted long, so that processes that wait long (8 ranks on 2
+ * cores) stop burning the processor the others need.
+ *
+ * Blocking (X4).  Local senders ring the doorbell only when shm->sleepers
+ * is non-zero: the waiter increments it, fences, re-checks, then polls.
  *
  * Wakeup protocol.  Every signal (wakeup, close, events posted by another
  * thread's progress) bumps wait_seq under wait_lock and writes the eventfd
@@ -11,7 +27,8 @@
  * until it is drained, and it is drained only when no registered waiter
  * still holds an older wait_seq (waiters_old == 0): so every waiter that was
  * registered when a signal was sent sees the eventfd readable, however late
- * it reaches poll(), and none can lose a wakeup to another's drain.
+ * it reaches poll(), and none can lose a wakeup to another's drain.  A thread
+ * that drains the doorbell passes it on to the others through that signal.
  */
 #include <errno.h>
 #include <limits.h>
@@ -21,7 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "omx_drv.h"
+#include "omx_drv_shared.h"
 
 struct omx_drv_waiter {
 	uint32_t seq;                 /* wait_seq when last refreshed */
@@ -115,15 +132,11 @@ static void omx_drv_waiter_leave(struct omx_drv_ep *ep, struct omx_drv_waiter *w
 
 #define OMX_DRV_WAIT_NONE (-1)
 
+/* An event at the lib's next index of either ring: what the lib would see. */
 static int omx_drv_indices_moved(struct omx_drv_ep *ep, const struct omx_abi_wait *wait)
 {
-	int moved;
-
-	pthread_mutex_lock(&ep->lock);
-	moved = ep->exp_q.next != wait->next_exp_event_index ||
-		ep->unexp_q.next != wait->next_unexp_event_index;
-	pthread_mutex_unlock(&ep->lock);
-	return moved;
+	return omx_eventq_peek(ep->exp_q.slots, ep->exp_q.entries, wait->next_exp_event_index) ||
+	       omx_eventq_peek(ep->unexp_q.slots, ep->unexp_q.entries, wait->next_unexp_event_index);
 }
 
 /* What ends the wait now, or OMX_DRV_WAIT_NONE.  first: at entry, a moved
@@ -200,35 +213,59 @@ static void omx_drv_wait_drop_queries(struct omx_drv_ep *ep)
 		close(fd);
 }
 
-static uint64_t omx_drv_now_us(void)
+static uint64_t omx_drv_now_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
 }
 
-static int omx_drv_wait_spin(struct omx_drv_ep *ep, const struct omx_abi_wait *wait,
-			     const struct omx_drv_waiter *w)
+static inline void omx_drv_cpu_relax(void)
 {
-	uint64_t end = omx_drv_now_us() + ep->drv->cfg.waitspin_us;
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
+#define OMX_DRV_SPIN_PORT_NS 2000     /* a frame on the link waits at most this for a spinner */
+#define OMX_DRV_SPIN_BURST 32         /* memory checks between two yields */
+
+static int omx_drv_wait_spin(struct omx_drv_ep *ep, const struct omx_abi_wait *wait,
+			     const struct omx_drv_waiter *w, uint32_t budget_us)
+{
 	struct pollfd pfd = { .fd = ep->port_fd, .events = POLLIN };
+	uint64_t now = omx_drv_now_ns(), end = now + (uint64_t)budget_us * 1000, next_port = now;
 	int st;
 
-	while (omx_drv_now_us() < end) {
-		if (poll(&pfd, 1, 0) > 0 && omx_drv_wait_rx(ep))
-			return OMX_ABI_WAIT_EVENT;
+	for (;;) {
+		for (int i = 0; i < OMX_DRV_SPIN_BURST; i++) {
+			if (omx_drv_indices_moved(ep, wait))
+				return OMX_ABI_WAIT_EVENT;
+			omx_drv_cpu_relax();
+		}
 		st = omx_drv_wait_check(ep, wait, w, 0);
 		if (st != OMX_DRV_WAIT_NONE)
 			return st;
+		now = omx_drv_now_ns();
+		if (now >= next_port) {
+			next_port = now + OMX_DRV_SPIN_PORT_NS;
+			if (poll(&pfd, 1, 0) > 0 && omx_drv_wait_rx(ep))
+				return OMX_ABI_WAIT_EVENT;
+		}
+		if (now >= end)
+			return OMX_DRV_WAIT_NONE;
+		/* Let a peer that shares our processor run (see the top). */
+		sched_yield();
 	}
-	return OMX_DRV_WAIT_NONE;
 }
 
 static int omx_drv_wait_block(struct omx_drv_ep *ep, const struct omx_abi_wait *wait,
 			      struct omx_drv_waiter *w)
 {
-	struct pollfd pfd[3];
+	struct pollfd pfd[4];
 	int st, r, timeout;
 
 	for (;;) {
@@ -236,7 +273,17 @@ static int omx_drv_wait_block(struct omx_drv_ep *ep, const struct omx_abi_wait *
 		pfd[0] = (struct pollfd){ .fd = ep->port_fd, .events = POLLIN };
 		pfd[1] = (struct pollfd){ .fd = ep->wake_fd, .events = POLLIN };
 		pfd[2] = (struct pollfd){ .fd = ep->claim_fd, .events = POLLIN };
-		r = poll(pfd, 3, timeout);
+		pfd[3] = (struct pollfd){ .fd = ep->bell_fd, .events = POLLIN };
+		/* Seq-cst increment, then the re-check: pairs with the producer's
+		 * fence between its publish and its read of sleepers, so either
+		 * the check sees the event or the producer rings (omx_drv_sdest_ring). */
+		__atomic_fetch_add(&ep->shm->sleepers, 1, __ATOMIC_SEQ_CST);
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		st = omx_drv_wait_check(ep, wait, w, 0);
+		r = st == OMX_DRV_WAIT_NONE ? poll(pfd, 4, timeout) : 0;
+		__atomic_fetch_sub(&ep->shm->sleepers, 1, __ATOMIC_RELEASE);
+		if (st != OMX_DRV_WAIT_NONE)
+			return st;
 		if (r < 0) {
 			if (errno == EINTR)
 				return OMX_ABI_WAIT_INTR;
@@ -244,11 +291,16 @@ static int omx_drv_wait_block(struct omx_drv_ep *ep, const struct omx_abi_wait *
 		}
 		if (pfd[2].revents)
 			omx_drv_wait_drop_queries(ep);
+		/* Another thread of ours may sleep on the same doorbell: pass it on. */
+		if (pfd[3].revents && omx_drv_shared_bell_drain(ep) &&
+		    __atomic_load_n(&ep->waiters, __ATOMIC_RELAXED) > 1)
+			omx_drv_kick_waiters(ep);
 		/* A link that holds frames (poll_interval_ms) must be called on time
 		 * even when its fd stays quiet, and pull timers may be due, so a
 		 * timeout runs rx too. */
 		if ((pfd[0].revents || r == 0) && omx_drv_wait_rx(ep))
 			return OMX_ABI_WAIT_EVENT;
+		omx_drv_shared_tick(ep);
 		st = omx_drv_wait_check(ep, wait, w, 0);
 		if (st != OMX_DRV_WAIT_NONE)
 			return st;
@@ -257,22 +309,46 @@ static int omx_drv_wait_block(struct omx_drv_ep *ep, const struct omx_abi_wait *
 	}
 }
 
+/* The next spin budget from how this wait ended (see the top). */
+static void omx_drv_wait_adapt(struct omx_drv_ep *ep, uint32_t budget, int spun_out, int st, uint64_t blocked_ns)
+{
+	uint32_t max = ep->drv->cfg.waitspin_us, next = budget;
+
+	if (st != OMX_ABI_WAIT_EVENT)
+		return;
+	if (!spun_out)
+		next = budget;
+	else if (blocked_ns <= (uint64_t)max * 1000)
+		next = max;
+	else
+		next = budget / 2;
+	if (next != budget)
+		__atomic_store_n(&ep->waitspin_us, next, __ATOMIC_RELAXED);
+}
+
 int omx_drv_wait_event(struct omx_abi_driver *d, uint32_t handle, struct omx_abi_wait *wait)
 {
 	struct omx_drv_ep *ep = omx_drv_ep_get(omx_drv_of(d), handle);
 	struct omx_drv_waiter w;
-	int st;
+	uint32_t budget;
+	uint64_t t0 = 0;
+	int st, spun_out = 0;
 
 	if (!ep)
 		return OMX_ABI_EINVAL;
 	/* Register before the first check: a wakeup after this point is seen
 	 * either by the check (gen moved) or by poll (eventfd readable). */
 	omx_drv_waiter_register(ep, &w);
+	budget = __atomic_load_n(&ep->waitspin_us, __ATOMIC_RELAXED);
 	st = omx_drv_wait_check(ep, wait, &w, 1);
-	if (st == OMX_DRV_WAIT_NONE)
-		st = omx_drv_wait_spin(ep, wait, &w);
-	if (st == OMX_DRV_WAIT_NONE)
+	if (st == OMX_DRV_WAIT_NONE && budget)
+		st = omx_drv_wait_spin(ep, wait, &w, budget);
+	if (st == OMX_DRV_WAIT_NONE) {
+		spun_out = 1;
+		t0 = omx_drv_now_ns();
 		st = omx_drv_wait_block(ep, wait, &w);
+	}
+	omx_drv_wait_adapt(ep, budget, spun_out, st, spun_out ? omx_drv_now_ns() - t0 : 0);
 	omx_drv_waiter_leave(ep, &w);
 	omx_drv_ep_put(ep);
 	if (st < 0)

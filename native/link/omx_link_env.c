@@ -33,7 +33,7 @@ static const struct omx_link_env_var {
 	{ "OMX_MTU", "9000", "largest frame, head included, 1500..65507 (udp) or ..65550 (packet)" },
 	{ "OMX_FAULT", "", "fault spec drop=P,dup=P,reorder=P,corrupt=P,delay=P,delay_ms=N,seed=S" },
 	{ "OMX_CHECKSUM", "1 with OMX_FAULT, else 0", "CRC32C trailer on every frame, 0 or 1" },
-	{ "OMX_IFNAMES", "the first Ethernet interface that is up, else lo",
+	{ "OMX_IFNAMES", "every Ethernet interface that is up, then lo",
 	  "packet: interfaces NAME[,NAME...]; board i is the i-th" },
 };
 
@@ -87,14 +87,16 @@ static int omx_link_env_checksum(int with_fault)
 	return with_fault;
 }
 
-/* The first Ethernet interface that is up (and not lo), else lo. */
-static void omx_link_env_default_ifname(char *out)
+/* Default board i: the i-th Ethernet interface that is up (not lo), in
+ * interface index order, then lo (the board "localhost") after them. */
+static int omx_link_env_default_ifname(uint32_t board_index, char *out)
 {
 	struct if_nameindex *names = if_nameindex();
 	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	uint32_t i = 0;
+	int found = 0;
 
-	snprintf(out, IFNAMSIZ, "lo");
-	for (struct if_nameindex *n = names; fd >= 0 && n && n->if_index; n++) {
+	for (struct if_nameindex *n = names; fd >= 0 && n && n->if_index && !found; n++) {
 		struct ifreq ifr;
 
 		memset(&ifr, 0, sizeof(ifr));
@@ -104,27 +106,30 @@ static void omx_link_env_default_ifname(char *out)
 			continue;
 		if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0 || ifr.ifr_hwaddr.sa_family != ARPHRD_ETHER)
 			continue;
-		snprintf(out, IFNAMSIZ, "%s", n->if_name);
-		break;
+		if (i++ == board_index) {
+			snprintf(out, IFNAMSIZ, "%s", n->if_name);
+			found = 1;
+		}
 	}
 	if (fd >= 0)
 		close(fd);
 	if (names)
 		if_freenameindex(names);
+	if (!found && i == board_index) {
+		snprintf(out, IFNAMSIZ, "lo");
+		found = 1;
+	}
+	return found ? 0 : OMX_ABI_ENODEV;
 }
 
-/* Board i's interface: the i-th name of OMX_IFNAMES, or the default for board 0. */
+/* Board i's interface: the i-th name of OMX_IFNAMES, or the i-th default. */
 static int omx_link_env_ifname(uint32_t board_index, char *out)
 {
 	const char *v = omx_link_env_get(OMX_LINK_ENV_IFNAMES);
 	uint32_t i = 0;
 
-	if (!v) {
-		if (board_index > 0)
-			return OMX_ABI_ENODEV;
-		omx_link_env_default_ifname(out);
-		return 0;
-	}
+	if (!v)
+		return omx_link_env_default_ifname(board_index, out);
 	for (const char *p = v;; i++) {
 		size_t len = strcspn(p, ",");
 

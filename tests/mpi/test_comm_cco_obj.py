@@ -131,6 +131,7 @@ def test_dup_has_its_own_context(omx_world):
     got = np.zeros(1, "i4")
     d.Recv(got, left, 0)
     world_saw = on_world.Test()
+    c.Barrier()  # no world point-to-point traffic until every rank has looked
     c.Send(np.array([2], "i4"), right, 0)
     on_world.Wait()
     assert int(got[0]) == 1 and not world_saw

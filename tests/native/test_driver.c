@@ -479,7 +479,7 @@ static void test_garbage(struct tep *e0, struct tep *e1)
 		{ 0, OMX_COUNTER_DROP_UNKNOWN_TYPE }, { 5, OMX_COUNTER_DROP_UNKNOWN_TYPE },
 		{ 255, OMX_COUNTER_DROP_UNKNOWN_TYPE }, { 2, OMX_COUNTER_DROP_INVALID_TYPE },
 		{ 33, OMX_COUNTER_DROP_INVALID_TYPE }, { 1, OMX_COUNTER_DROP_NOSYS_TYPE },
-		{ 3, OMX_COUNTER_DROP_NOSYS_TYPE },
+		{ 3, OMX_COUNTER_RECV_HOST_QUERY },
 	};
 	for (unsigned i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
 		len = craft_msg(f, board, 0, &m, 0);

@@ -50,6 +50,7 @@ static uint64_t nic;
 static omx_endpoint_addr_t addr_ab, addr_ba;
 static uint8_t *sbig, *rbig;          /* big_max + 128 bytes each, used at odd offsets */
 static size_t big_max = BIG;          /* OMX_TEST_LARGE_MAX raises it (up to 1 GiB and more) */
+static uint32_t threshold = 32768;    /* the rendezvous threshold between A and B */
 
 /* ---- poller and setup ------------------------------------------------- */
 
@@ -223,7 +224,7 @@ static void transfer(size_t len, size_t rlen, size_t soff, size_t roff, int sync
 	CHECK(untouched(r + xfer, rlen - xfer + 64));
 	CHECK(wait_req(ep_a, &sreq, &st));
 	CHECK(st.msg_length == len && st.context == (void *)0x24);
-	if (sync || len > 32768) {   /* large: the sender learns what was taken */
+	if (sync || len > threshold) {   /* large: the sender learns what was taken */
 		CHECK(st.xfer_length == xfer);
 		CHECK(st.code == (xfer < len ? OMX_MESSAGE_TRUNCATED : OMX_SUCCESS));
 	} else {                     /* buffered: it never learns */
@@ -238,20 +239,21 @@ static void test_threshold(void)
 {
 	omx_request_t s1, s2, r1, r2;
 	omx_status_t st;
+	int before = failures;
 
 	CHECK_RET(omx_irecv(ep_b, rbig, 65536, 1, ~0ULL, NULL, &r1));
 	CHECK_RET(omx_irecv(ep_b, rbig + 65536, 65536, 2, ~0ULL, NULL, &r2));
-	CHECK_RET(omx_isend(ep_a, sbig, 32768, addr_ab, 1, NULL, &s1));
-	CHECK_RET(omx_isend(ep_a, sbig, 32769, addr_ab, 2, NULL, &s2));
+	CHECK_RET(omx_isend(ep_a, sbig, threshold, addr_ab, 1, NULL, &s1));
+	CHECK_RET(omx_isend(ep_a, sbig, threshold + 1, addr_ab, 2, NULL, &s2));
 	CHECK(req_type(ep_a, s1) == OMX__REQ_SEND_MEDIUMSQ);
 	CHECK(req_type(ep_a, s2) == OMX__REQ_SEND_LARGE);
-	CHECK(wait_req(ep_b, &r1, &st) && st.xfer_length == 32768);
-	CHECK(wait_req(ep_b, &r2, &st) && st.xfer_length == 32769);
+	CHECK(wait_req(ep_b, &r1, &st) && st.xfer_length == threshold);
+	CHECK(wait_req(ep_b, &r2, &st) && st.xfer_length == threshold + 1);
 	CHECK(wait_req(ep_a, &s1, &st) && wait_req(ep_a, &s2, &st));
 	/* The wire carries 32-bit lengths. */
 	CHECK(omx_isend(ep_a, sbig, (size_t)UINT32_MAX + 1, addr_ab, 3, NULL, &s1) == OMX_NOT_IMPLEMENTED);
 	CHECK_QUIET();
-	printf("threshold: %s\n", failures ? "FAILED" : "ok");
+	printf("threshold %u: %s\n", threshold, failures == before ? "ok" : "FAILED");
 }
 
 static void test_sizes(void)
@@ -360,7 +362,7 @@ static void test_handler(void)
 			for (int sync = 0; sync < 2; sync++) {
 				int calls = __atomic_load_n(&handler_calls, __ATOMIC_ACQUIRE), large, t;
 
-				large = sync || lens[i] > 32768;
+				large = sync || lens[i] > threshold;
 				CHECK_RET((sync ? omx_issend : omx_isend)(ep_a, sbig, lens[i], addr_ab, modes[m], NULL,
 									  &sreq));
 				CHECK(wait_req(ep_a, &sreq, &st));
@@ -629,6 +631,33 @@ static void test_closed_peer(void)
 	       failures == before ? "ok" : "FAILED");
 }
 
+/* ---- phase 4: the intra-host path -------------------------------------- */
+
+/* Two endpoints of one host: with a driver that has a shared path, the
+ * same-host threshold applies and the pull is a copy between regions. */
+static void test_shared(void)
+{
+	struct omx__partner *partner = omx__partner_from_addr(&addr_ab);
+	int before = failures, shared;
+
+	omx__lock(ep_a);
+	shared = partner->shared;
+	omx__unlock(ep_a);
+	if (!shared) {
+		printf("shared: the driver has no intra-host path: skipped\n");
+		return;
+	}
+	threshold = 4096;
+	test_threshold();
+	test_sizes();
+	test_issend();
+	test_truncation();
+	test_handler();
+	test_in_flight();
+	test_parked_order();
+	printf("shared: %s\n", failures == before ? "ok" : "FAILED");
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IONBF, 0);
@@ -645,6 +674,8 @@ int main(void)
 	unsetenv("OMX_RESEND_DELAY_MS");
 	unsetenv("OMX_RNDV_THRESHOLD");
 	unsetenv("OMX_SHARED_RNDV_THRESHOLD");
+	/* Phases 1-3 test the pull over the link; phase 4 the intra-host path. */
+	setenv("OMX_DISABLE_SHARED", "1", 1);
 	if (start() < 0) {
 		printf("cannot open two endpoints over udp on 127.0.0.1: skipped\n");
 		return 77;
@@ -680,6 +711,16 @@ int main(void)
 	test_closed_peer();
 	CHECK_RET(omx_close_endpoint(ep_b));
 	CHECK_RET(omx_finalize());
+
+	unsetenv("OMX_RESEND_DELAY_MS");
+	unsetenv("OMX_RESENDS_MAX");
+	unsetenv("OMX_RNDV_THRESHOLD");
+	unsetenv("OMX_DISABLE_SHARED");
+	if (start() < 0)
+		return 1;
+	test_shared();
+	poller_stop();
+	stop();
 
 	free(sbig);
 	free(rbig);
