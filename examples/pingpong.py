@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Callable
 
+import mpi4py
 import numpy as np
 from mpi4py import MPI
 
@@ -118,9 +119,10 @@ def main() -> None:
     comm.Free()
     if rank != 0:
         return
-    mpi_name = MPI.Get_library_version().splitlines()[0].strip()
+    mpi_name = MPI.Get_library_version().splitlines()[0].split(",")[0].strip()
     link = os.environ.get("OMX_LINK", "udp")
-    print(f"omx-transport {omx.__version__} (link {link}) vs mpi4py {MPI.__name__} on {mpi_name}")
+    versions = f"omx-transport {omx.__version__} (link {link}), mpi4py {mpi4py.__version__}"
+    print(f"{versions} on {' '.join(mpi_name.split())}")
     print("| size (B) | omx us | omx MB/s | mpi4py us | mpi4py MB/s | omx/mpi4py latency |")
     print("|---:|---:|---:|---:|---:|---:|")
     for size, t_omx, t_mpi in rows:

@@ -350,10 +350,15 @@ def allreduce(comm: Comm, sbuf: Buf | None, rbuf: Buf, op: Op) -> None:
         reduce(comm, None if comm._rank == 0 else rbuf, rbuf if comm._rank == 0 else None, op, 0)
         bcast(comm, rbuf, 0)
         return
-    if rbuf.nbytes >= LARGE and rbuf.count >= n:
-        _allreduce_ring(comm, out, op)
-    else:
-        _allreduce_doubling(comm, out, op)
+    allreduce_array(comm, out, op)
+
+
+def allreduce_array(comm: Comm, acc: np.ndarray, op: Op) -> None:
+    """In-place allreduce of a contiguous 1-D array with a commutative ``op``."""
+    if acc.nbytes >= LARGE and acc.shape[0] >= comm._size:
+        _allreduce_ring(comm, acc, op)
+    elif comm._size > 1:
+        _allreduce_doubling(comm, acc, op)
 
 
 def _allreduce_doubling(comm: Comm, acc: np.ndarray, op: Op) -> None:

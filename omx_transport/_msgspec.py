@@ -175,13 +175,13 @@ def _acquire(obj: Any, readonly: bool) -> Any:
 class Msg:
     """A parsed simple message: ``count`` items of ``dtype`` at byte ``offset``."""
 
-    __slots__ = ("obj", "cdata", "offset", "count", "_dtype", "nbytes")
+    __slots__ = ("obj", "cdata", "offset", "_count", "_dtype", "nbytes")
 
     def __init__(self, obj: Any, cdata: Any, offset: int, count: int, dtype: DType | None):
         self.obj = obj
         self.cdata = cdata
         self.offset = offset
-        self.count = count
+        self._count = count  # in bytes while the datatype is not known yet
         self._dtype = dtype
         self.nbytes = count * (dtype.extent if dtype is not None else 1)
 
@@ -190,8 +190,15 @@ class Msg:
         """The message datatype (inferred from the buffer format on first use)."""
         if self._dtype is None:
             self._dtype = _format_dtype(self.obj)
-            self.count = self.nbytes // self._dtype.extent
+            self._count = self.nbytes // self._dtype.extent
         return self._dtype
+
+    @property
+    def count(self) -> int:
+        """Number of datatype items."""
+        if self._dtype is None:
+            self.dtype  # noqa: B018 (infers the datatype, which fixes the count)
+        return self._count
 
     def ptr(self, byte_offset: int = 0) -> Any:
         """Address of the message plus ``byte_offset``."""

@@ -13,7 +13,10 @@ source/tag bits of the receive mask.  ``TAG_UB`` is 2**29 - 1 (MPICH's
 value) and a communicator holds at most 2**19 ranks.  MX matches in order
 per partner, which gives MPI's non-overtaking rule.
 
-Pickled messages (lowercase methods) up to ``_EAGER`` bytes travel as one
+Context ids are never reused, so a process can create 16384 communicators
+(``Dup``/``Split`` agree on the next free id with one small allreduce).
+
+Pickled messages (lowercase methods) up to ``_EAGER`` (16 KiB) travel as one
 message; larger ones as a 13-byte header ``\\x00 | length | sequence`` on
 the point-to-point context followed by the payload on context +2 with the
 sequence as tag, so a receive that matched the header collects exactly
@@ -22,11 +25,12 @@ its own payload.
 
 from __future__ import annotations
 
+import itertools
 import operator
 import pickle
 import struct
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -630,6 +634,11 @@ class Comm:
     Build one with :func:`omx_transport.mpi.from_comm`.  Capitalised methods
     move buffers (NumPy arrays or any buffer, see :mod:`omx_transport.typing`),
     lowercase ones pickled objects; an ``I`` prefix returns a :class:`Request`.
+
+    As in MPI, every rank calls collectives (and ``Dup``/``Split``) in the same
+    order, from one thread at a time; point-to-point calls may come from
+    several threads.  Progress happens inside calls (no progress thread):
+    a rank busy elsewhere, in an mpi4py call for instance, answers nothing.
     """
 
     __slots__ = (
@@ -670,7 +679,7 @@ class Comm:
         self._rbase = ctx << CTX_SHIFT
         self._cbase = (ctx + 1) << CTX_SHIFT
         self._coll_seq = 0
-        self._obj_seq: dict[int, int] = {}
+        self._obj_seq: dict[int, Iterator[int]] = {}
         self._name = name
         self._any_source = _const("ANY_SOURCE")
         self._any_tag = _const("ANY_TAG")
@@ -959,16 +968,44 @@ class Comm:
         status: Any = None,
     ) -> None:
         """Send and receive a message."""
-        rreq = self.Irecv(recvbuf, source, recvtag) if recvbuf is not None else None
+        if source is ANY_SOURCE_ARG:
+            source = self._any_source
+        ep = self._ep
+        rh = rkeep = None
+        if recvbuf is not None and source != self._proc_null:
+            rkeep, rptr, rbytes = p2p_raw(recvbuf, False)
+            match, mask = self._recv_match(source, recvtag, self._rbase)
+            rh = _new(_REQ_T)
+            rc = _omx_irecv(ep, rptr, rbytes, match, mask, _NULL, rh)
+            if rc:
+                raise OmxError(rc)
+        sh = None
         try:
-            sreq = self.Isend(sendbuf, dest, sendtag)
+            if dest != self._proc_null:
+                skeep, sptr, sbytes = p2p_raw(sendbuf, True)
+                sh = self._post_send(_omx_isend, sptr, sbytes, dest, sendtag)
         except BaseException:
-            if rreq is not None:
-                rreq.Cancel()
+            if rh is not None:  # withdraw the receive, or let it finish in the background
+                Request(ep, [(rh, None)], rkeep).Cancel()
             raise
-        if rreq is not None:
-            rreq.Wait(status)
-        sreq.Wait()
+        st = _new(_STATUS_T)
+        if rh is not None:
+            _cwait(ep, rh, st)
+            cst = st[0]
+            if cst.code:
+                if sh is not None:
+                    Request(ep, [(sh, None)], skeep).Free()
+                if cst.code == ReturnCode.MESSAGE_TRUNCATED:
+                    raise _truncated(cst, rbytes)
+                raise _failed(cst)
+            if status is not None:
+                _copy_status(status, _status_of(cst))
+        elif status is not None:
+            _copy_status(status, self._null_status())
+        if sh is not None:
+            _cwait(ep, sh, st)
+            if st[0].code:
+                raise _failed(st[0])
 
     def Sendrecv_replace(
         self,
@@ -1102,8 +1139,8 @@ class Comm:
             check(fn(self._ep, keep, len(data), peer[0], match, ffi.NULL, h))
             hs.append((h, None))
         else:
-            seq = self._obj_seq.get(dest, 0)
-            self._obj_seq[dest] = (seq + 1) & TAG_UB
+            counter = self._obj_seq.get(dest) or self._obj_seq.setdefault(dest, itertools.count())
+            seq = next(counter) & TAG_UB  # next() is atomic: threads never share a sequence
             header = ffi.from_buffer(_HEADER.pack(len(data), seq))
             payload = ffi.from_buffer(data)
             keep = (header, payload)
@@ -1350,6 +1387,30 @@ class Comm:
 
     def Allreduce(self, sendbuf: BufSpec | InPlace, recvbuf: BufSpec, op: Any = SUM) -> None:
         """Reduce to All."""
+        # Fast path: two plain C-contiguous arrays of one dtype and size, predefined op.
+        if recvbuf.__class__ is np.ndarray and (
+            sendbuf.__class__ is np.ndarray or _is_in_place(sendbuf)
+        ):
+            out = recvbuf.reshape(-1)
+            fop = _coll.as_op(op, buffers=True)
+            if (
+                recvbuf.flags.c_contiguous
+                and recvbuf.flags.writeable
+                and fop.is_commutative
+                and (
+                    sendbuf.__class__ is not np.ndarray
+                    or (
+                        sendbuf.dtype == recvbuf.dtype
+                        and sendbuf.size == recvbuf.size
+                        and sendbuf.flags.c_contiguous
+                    )
+                )
+                and out.dtype.isnative
+            ):
+                if sendbuf.__class__ is np.ndarray and not np.shares_memory(sendbuf, recvbuf):
+                    out[...] = sendbuf.reshape(-1)
+                _coll.allreduce_array(self, out, fop)
+                return
         sbuf, rbuf = self._reduction_bufs(sendbuf, recvbuf, True)
         assert rbuf is not None
         _coll.allreduce(self, sbuf, rbuf, _coll.as_op(op, buffers=True))

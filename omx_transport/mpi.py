@@ -106,6 +106,10 @@ def from_comm(
     (connect on the first send to a rank) or ``"auto"`` (eager up to
     ``EAGER_CONNECT_MAX`` ranks).  ``board`` and ``key`` are passed to
     :class:`Endpoint`; ``timeout`` bounds each connection handshake.
+
+    A peer answers a handshake only from inside an omx call (as in Open-MX,
+    progress happens in library calls): with lazy connection, a first send to
+    a rank that is busy in an MPI call waits until that rank calls omx again.
     """
     if connect not in ("auto", "eager", "lazy"):
         raise ValueError(f"connect must be 'auto', 'eager' or 'lazy', not {connect!r}")
@@ -130,13 +134,21 @@ def from_comm(
     assert endpoint is not None
     try:
         fabric = _Fabric(endpoint, [EndpointAddress(*a) for a in addrs], timeout)
-        if connect == "eager" or (connect == "auto" and size <= EAGER_CONNECT_MAX):
+        eager = connect == "eager" or (connect == "auto" and size <= EAGER_CONNECT_MAX)
+        if eager:
             # Staggered so that rank r's first handshake goes to r+1, not all to rank 0.
             for step in range(size):
                 fabric.peer((rank + step) % size)
         fabric.next_unit = 1
         name = mpi_comm.Get_name() or "comm"
-        return Comm(fabric, range(size), rank, 0, f"omx:{name}")
+        comm = Comm(fabric, range(size), rank, 0, f"omx:{name}")
+        if eager:
+            # A handshake is answered by the peer's library, i.e. only while the peer
+            # is inside an omx call: a rank done connecting that went on into an MPI
+            # call would leave later connects to it unanswered until they time out.
+            # An omx barrier keeps every rank progressing until all are connected.
+            comm.Barrier()
+        return comm
     except BaseException:
         endpoint.close()
         raise

@@ -1,11 +1,21 @@
-"""Two processes on one host exchange messages through Endpoint (udp link)."""
+"""Two processes on one host exchange messages through Endpoint over the udp link.
+
+The intra-host shared-memory path is turned off here (it has its own tests in
+test_shared_path.py): these scenarios exercise the link, the driver's demux
+and the library's acks, resends and nacks.
+"""
 
 from __future__ import annotations
 
 import pytest
-from pairs import run_pair
+from pairs import run_pair as run_pair_any_path
 
 from omx_transport import ReturnCode
+
+
+def run_pair(scenario, env=None, **kw):
+    return run_pair_any_path(scenario, env={"OMX_DISABLE_SHARED": "1", **(env or {})}, **kw)
+
 
 # A dead peer must be detected quickly: a handful of fast resends.  Buffered
 # sends normally complete before they are acked (MX "done early"); with no

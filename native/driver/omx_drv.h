@@ -6,7 +6,8 @@
  *   struct omx_drv        one per omx_drv_direct_open(); embeds struct
  *                         omx_abi_driver first (ops recover it with container_of)
  *   struct omx_drv_board  one attached link; counters and reverse peer indices
- *   struct omx_drv_peers  the peer table (local boards first)
+ *   struct omx_drv_host   the host-wide state: peer table (local boards
+ *                         first), board hostnames, counters (omx_drv_host.c)
  *   struct omx_drv_ep     one endpoint slot; slots live until the driver closes
  *                         so a handle lookup needs no global lock
  *   struct omx_drv_large  an endpoint slot's regions and pull handles (large
@@ -18,10 +19,16 @@
  *   ep->lock         the endpoint's producer state: event queues, tx frame
  *                    buffer, rx buffers, the rx demux, regions, pull handles
  *                    and their timers.  Never held while blocking in poll().
- *   peers->lock      rwlock: readers are the send and rx paths, writers the
- *                    peer commands (add/clear/hostname)
+ *   b->hostq.lock    a board's discovery role and query rounds (process-local)
+ *   host writer lock process-shared robust mutex of the host state, writers
+ *                    only (add/clear/hostname/state); readers take none
  *   ep->wait_lock    waiter accounting for the wakeup generation; innermost,
  *                    never held across a syscall other than the eventfd I/O
+ *   shared->lock     the table of mapped local destinations (omx_drv_shared.c);
+ *                    never held with an endpoint or queue lock
+ *   shm->lock        an endpoint area's unexpected-queue producer lock, shared
+ *                    by processes (robust); taken after ep->lock if at all,
+ *                    never two at once
  * Counters and reverse peer indices are plain atomics (no lock).
  */
 #ifndef OMX_DRV_H
@@ -300,7 +307,7 @@ static inline struct omx_drv *omx_drv_of(struct omx_abi_driver *d)
 
 uint64_t omx_drv_now_jiffies(void);
 
-/* omx_drv_host.c: the rest of the host-wide state */
+/* omx_drv_host.c, omx_drv_host_peers.c: the rest of the host-wide state */
 /* Find or create board b's slot (by address and interface) and point its
  * counters and reverse indices there; default_hostname names a new slot. */
 int omx_drv_host_board_attach(struct omx_drv *drv, struct omx_drv_board *b, const char *default_hostname);
@@ -316,7 +323,8 @@ uint32_t omx_drv_host_query_magic(struct omx_drv *drv);
 int omx_drv_host_writer_lock(struct omx_drv *drv);
 void omx_drv_host_writer_unlock(struct omx_drv *drv);
 
-/* omx_drv_peer.c: the peer and hostname commands */
+/* The peer and hostname commands: omx_drv_peer.c (add, lookups) and
+ * omx_drv_host_peers.c (table-wide ones). */
 int omx_drv_peer_add(struct omx_abi_driver *d, uint64_t board_addr, const char *hostname);
 int omx_drv_peer_table_clear(struct omx_abi_driver *d);
 int omx_drv_peer_table_get_state(struct omx_abi_driver *d, struct omx_abi_peer_table_state *out);

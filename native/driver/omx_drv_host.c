@@ -66,8 +66,18 @@ static void omx_drv_host_repair(struct omx_drv_host_file *f)
 		f->hdr.peer_nr = f->hdr.peer_max;
 	if (f->hdr.board_nr > OMX_DRV_HOST_BOARDS)
 		f->hdr.board_nr = OMX_DRV_HOST_BOARDS;
-	for (uint32_t i = 0; i < f->hdr.peer_nr; i++)
+	/* A clear cut short leaves zeroed entries (address 0 is only ever lo,
+	 * a local board): compact them out. */
+	uint32_t kept = 0;
+	for (uint32_t i = 0; i < f->hdr.peer_nr; i++) {
 		f->peers[i].hostname[OMX_ABI_HOSTNAME_MAX - 1] = '\0';
+		if (f->peers[i].addr == 0 && !f->peers[i].local)
+			continue;
+		if (i != kept)
+			f->peers[kept] = f->peers[i];
+		kept++;
+	}
+	f->hdr.peer_nr = kept;
 	omx_drv_host_rehash(f);
 	omx_drv_warn("host", "a process died while changing the host state; repaired");
 }

@@ -592,10 +592,10 @@ int omx_drv_progress(struct omx_abi_driver *d, uint32_t handle)
 	pthread_mutex_lock(&ep->lock);
 	posted = omx_drv_rx_drain_locked(ep);
 	posted += omx_drv_pull_timers_locked(ep, omx_drv_now_jiffies());
-	omx_drv_shared_tick(ep);
 	if (ep->index == 0)
 		(void)omx_drv_hostq_tick(ep->drv, ep->board, 0, omx_drv_rx_host_xmit, ep);
 	pthread_mutex_unlock(&ep->lock);
+	omx_drv_shared_tick(ep);
 	if (posted)
 		omx_drv_kick_waiters(ep);
 	omx_drv_ep_put(ep);
