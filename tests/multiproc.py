@@ -20,8 +20,9 @@ import random
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 CHILD = HERE / "multiproc_child.py"
@@ -151,5 +152,7 @@ def run_group(
     for rank, p in enumerate(procs):
         want = expect_exit.get(rank, 0)
         if want is not None and p.returncode != want:
-            raise GroupError(f"scenario {scenario}: rank {rank} exited {p.returncode}\n{errs[rank]}")
+            raise GroupError(
+                f"scenario {scenario}: rank {rank} exited {p.returncode}\n{errs[rank]}"
+            )
     return results

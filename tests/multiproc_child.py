@@ -41,7 +41,12 @@ class Link:
 
 
 def main() -> None:
-    name, rank, size, args = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), json.loads(sys.argv[4])
+    name, rank, size, args = (
+        sys.argv[1],
+        int(sys.argv[2]),
+        int(sys.argv[3]),
+        json.loads(sys.argv[4]),
+    )
     link = Link()
     fn = getattr(shared_scenarios, name)
     with Endpoint(**args.pop("endpoint", {})) as ep:

@@ -40,7 +40,9 @@ def shared_counters() -> dict[str, int]:
 
 
 def pattern(src: int, dst: int, i: int, n: int) -> np.ndarray:
-    x = np.arange(n, dtype=np.uint32) * np.uint32(2654435761) + np.uint32(src * 7919 + dst * 104729 + i)
+    x = np.arange(n, dtype=np.uint32) * np.uint32(2654435761) + np.uint32(
+        src * 7919 + dst * 104729 + i
+    )
     return (x >> np.uint32(13)).astype(np.uint8)
 
 
@@ -110,7 +112,9 @@ def alltoall(rank, size, ep, addresses, link, sizes, sync=False):
             bad.append(f"send {rank}->{dst} size {sizes[i]}: {st}")
     final_exchange(rank, ep, peers)
     after = shared_counters()
-    delta = {k: after.get(k, 0) - before.get(k, 0) for k in after if after.get(k, 0) != before.get(k, 0)}
+    delta = {
+        k: after.get(k, 0) - before.get(k, 0) for k in after if after.get(k, 0) != before.get(k, 0)
+    }
     return {"bad": bad, "shared": delta}
 
 
@@ -124,7 +128,11 @@ def ring(rank, size, ep, addresses, link, count, length=8):
     bad = 0
     for i in range(count):
         r = ep.irecv(rbuf, match_of(prv, rank, i & 0xFFFF), MATCH_ALL)
-        s = ep.isend(np.full(length, (rank + i) & 0xFF, np.uint8), peers[nxt], match_of(rank, nxt, i & 0xFFFF))
+        s = ep.isend(
+            np.full(length, (rank + i) & 0xFF, np.uint8),
+            peers[nxt],
+            match_of(rank, nxt, i & 0xFFFF),
+        )
         r.wait(timeout=60)
         s.wait(timeout=60)
         if rbuf[0] != (prv + i) & 0xFF:
@@ -136,14 +144,17 @@ def ring(rank, size, ep, addresses, link, count, length=8):
 
 def _own_maps() -> list[str]:
     with open("/proc/self/maps") as f:
-        return [line.split()[-2] if line.rstrip().endswith("(deleted)") else line.split()[-1]
-                for line in f if "omx-ep-" in line]
+        return [
+            line.split()[-2] if line.rstrip().endswith("(deleted)") else line.split()[-1]
+            for line in f
+            if "omx-ep-" in line
+        ]
 
 
 def kill_one(rank, size, ep, addresses, link, victim, length):
     """The victim is SIGKILLed while its peers have sends to it pending."""
     peers = connect_all(rank, ep, addresses)
-    link.barrier()                              # 1: everybody connected
+    link.barrier()  # 1: everybody connected
     pending = []
     if rank != victim:
         data = pattern(rank, victim, 0, length)
@@ -153,7 +164,7 @@ def kill_one(rank, size, ep, addresses, link, victim, length):
         t = time.monotonic() + 0.2
         while time.monotonic() < t:
             ep.progress()
-    link.barrier()                              # 2: the parent kills the victim here
+    link.barrier()  # 2: the parent kills the victim here
     if rank == victim:
         os.kill(os.getpid(), signal.SIGKILL)
     errors = []
@@ -168,7 +179,9 @@ def kill_one(rank, size, ep, addresses, link, victim, length):
     survivors = {r: p for r, p in peers.items() if r != victim}
     # The survivors still talk to each other.
     recvs = [ep.irecv(np.zeros(64, np.uint8), match_of(r, rank, 3), MATCH_ALL) for r in survivors]
-    sends = [ep.isend(pattern(rank, r, 3, 64), p, match_of(rank, r, 3)) for r, p in survivors.items()]
+    sends = [
+        ep.isend(pattern(rank, r, 3, 64), p, match_of(rank, r, 3)) for r, p in survivors.items()
+    ]
     for q in recvs + sends:
         q.wait(timeout=60)
     # Dead destinations are unmapped by the periodic sweep (every 100 ms).
@@ -193,8 +206,14 @@ def self_sends(rank, size, ep, addresses, link, sizes):
         s = ep.isend(pattern(rank, rank, i, n), me, match_of(rank, rank, i))
         st = r.wait(timeout=60)
         s.wait(timeout=60)
-        if st.xfer_length != n or not np.array_equal(buf[:n], pattern(rank, rank, i, n)) or not (buf[n:] == 0xEE).all():
+        if (
+            st.xfer_length != n
+            or not np.array_equal(buf[:n], pattern(rank, rank, i, n))
+            or not (buf[n:] == 0xEE).all()
+        ):
             bad.append(f"size {n}: {st}")
     after = shared_counters()
-    delta = {k: after.get(k, 0) - before.get(k, 0) for k in after if after.get(k, 0) != before.get(k, 0)}
+    delta = {
+        k: after.get(k, 0) - before.get(k, 0) for k in after if after.get(k, 0) != before.get(k, 0)
+    }
     return {"bad": bad, "shared": delta}

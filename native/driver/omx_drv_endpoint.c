@@ -392,12 +392,14 @@ static void omx_drv_ep_teardown(struct omx_drv_ep *ep)
 	ep->board->link->ops->port_close(ep->port);
 	ep->port = NULL;
 	ep->port_fd = -1;
+	/* The area and its doorbell go before the claim: the next owner of the
+	 * index binds the same doorbell name. */
+	omx_drv_area_unmap(ep);
 	close(ep->claim_fd);
 	ep->claim_fd = -1;
 	close(ep->wake_fd);
 	ep->wake_fd = -1;
 	omx_drv_ep_free_buffers(ep);
-	omx_drv_area_unmap(ep);
 	ep->session = 0;
 	memset(ep->command, 0, sizeof(ep->command));
 	__atomic_store_n(&ep->state, OMX_DRV_EP_FREE, __ATOMIC_SEQ_CST);

@@ -53,7 +53,8 @@ static const struct omx_drv_tunable omx_drv_tunables[] = {
 	  32, 1, OMX_ENDPOINT_INDEX_MAX, offsetof(struct omx_drv_config, endpoint_max) },
 	{ "OMX_PEER_MAX", "peer table entries (default 1024, 1..65535)",
 	  1024, 1, OMX_PEER_INDEX_MAX - 1, offsetof(struct omx_drv_config, peer_max) },
-	{ "OMX_WAITSPIN_US", "microseconds a wait polls before it blocks (default 50, 0..100000)",
+	{ "OMX_WAITSPIN_US",
+	  "most microseconds a wait spins before it blocks; adapts below (default 50, 0..100000)",
 	  50, 0, 100000, offsetof(struct omx_drv_config, waitspin_us) },
 	/* Pull defaults measured on udp loopback (2 processes, 64 MiB): without
 	 * loss any window of 2+ blocks runs the same; under 5% loss 8 blocks

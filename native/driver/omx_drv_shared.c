@@ -187,12 +187,14 @@ int omx_drv_shared_ep_open(struct omx_drv_ep *ep)
 	if (fd < 0)
 		return OMX_ABI_ENOMEM;
 	len = omx_drv_bell_addr(ep->board->addr, ep->index, &sa);
-	/* The claim makes the name ours; EADDRINUSE means a leftover of this
-	 * process (another driver instance): we only lose its rings. */
-	if (bind(fd, (struct sockaddr *)&sa, len) < 0 && errno != EADDRINUSE) {
-		omx_drv_warn("shared", "cannot bind the doorbell of endpoint %u: %s", ep->index, strerror(errno));
+	/* The claim makes the name ours (a closing owner unbinds it before it
+	 * lets the claim go), so any failure is unexpected. */
+	if (bind(fd, (struct sockaddr *)&sa, len) < 0) {
+		int e = errno;
+
+		omx_drv_warn("shared", "cannot bind the doorbell of endpoint %u: %s", ep->index, strerror(e));
 		close(fd);
-		return OMX_ABI_EIO;
+		return e == EADDRINUSE ? OMX_ABI_EBUSY : OMX_ABI_EIO;
 	}
 	ep->bell_fd = fd;
 
@@ -231,6 +233,8 @@ int omx_drv_shared_ep_open(struct omx_drv_ep *ep)
 /* First step of a close: local senders see CLOSED at their next message. */
 void omx_drv_shared_ep_close(struct omx_drv_ep *ep)
 {
+	/* Release: pairs with the acquire in omx_drv_att_alive; what a sender
+	 * writes after seeing OPEN may be lost, as a frame to a closing port. */
 	if (ep->shm)
 		__atomic_store_n(&ep->shm->state, OMX_DRV_SHM_CLOSED, __ATOMIC_RELEASE);
 }
@@ -355,6 +359,8 @@ static int omx_drv_att_check(const struct omx_drv_shm *shm, const struct omx_abi
 	       shm->shm_size == sizeof(*shm) && shm->shm_offset == shm_offset &&
 	       !memcmp(&shm->layout, l, sizeof(*l)) && shm->owner_pid == (uint32_t)pid &&
 	       shm->board_addr == addr && shm->endpoint_index == index &&
+	       /* Acquire: pairs with the owner's release of OPEN (identity first);
+	        * the caller reads the header again only after this. */
 	       __atomic_load_n(&shm->state, __ATOMIC_ACQUIRE) == OMX_DRV_SHM_OPEN;
 }
 

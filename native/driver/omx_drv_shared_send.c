@@ -339,7 +339,8 @@ struct omx_drv_shared_rsnap {
 };
 
 /* A consistent copy of a published region; 0, or -1 when absent or malformed. */
-static int omx_drv_shared_region_read(const struct omx_drv_shm *shm, uint32_t id, struct omx_drv_shared_rsnap *s)
+static int omx_drv_shared_region_read(const struct omx_drv_shm *shm, uint32_t id,
+				      struct omx_drv_shared_rsnap *s)
 {
 	const struct omx_drv_shm_region *e = &shm->regions[id];
 

@@ -281,6 +281,7 @@ static int omx_drv_wait_block(struct omx_drv_ep *ep, const struct omx_abi_wait *
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 		st = omx_drv_wait_check(ep, wait, w, 0);
 		r = st == OMX_DRV_WAIT_NONE ? poll(pfd, 4, timeout) : 0;
+		/* Awake again: producers stop ringing (a late ring only costs a poll). */
 		__atomic_fetch_sub(&ep->shm->sleepers, 1, __ATOMIC_RELEASE);
 		if (st != OMX_DRV_WAIT_NONE)
 			return st;
@@ -310,7 +311,8 @@ static int omx_drv_wait_block(struct omx_drv_ep *ep, const struct omx_abi_wait *
 }
 
 /* The next spin budget from how this wait ended (see the top). */
-static void omx_drv_wait_adapt(struct omx_drv_ep *ep, uint32_t budget, int spun_out, int st, uint64_t blocked_ns)
+static void omx_drv_wait_adapt(struct omx_drv_ep *ep, uint32_t budget, int spun_out, int st,
+			       uint64_t blocked_ns)
 {
 	uint32_t max = ep->drv->cfg.waitspin_us, next = budget;
 

@@ -54,6 +54,9 @@ static const struct omx__env_var omx__env_vars[] = {
 	  OMX__CFG(fatal_errors) },
 	{ "OMX_RNDV_THRESHOLD", "bytes above which a message is large (default 32768)", 32768,
 	  OMX_SMALL_MSG_LENGTH_MAX, 0, OMX__CFG(rndv_threshold) },
+	/* Shared 4 KiB measured on 2 vCPUs (omx_perf, issue 5): a large message
+	 * (one process_vm_readv) ties a medium one in ping-pong up to 64 KiB and
+	 * wins streaming, where mediums overflow the receiver's queue. */
 	{ "OMX_SHARED_RNDV_THRESHOLD", "the same for same-host peers (default 4096)", 4096,
 	  OMX_SMALL_MSG_LENGTH_MAX, 0, OMX__CFG(shared_rndv_threshold) },
 	{ "OMX_RESENDS_MAX", "resends before a partner is unreachable (default 1000)", 1000, 1,

@@ -74,7 +74,8 @@ static int tep_open(struct omx_abi_driver *d, struct tep *e, uint32_t index)
 }
 
 /* The next event of a queue (progress, then peek), or NULL after timeout_ms. */
-static const union omx_abi_event *next_event_of(struct omx_abi_driver *d, struct tep *e, int unexp, int timeout_ms)
+static const union omx_abi_event *next_event_of(struct omx_abi_driver *d, struct tep *e, int unexp,
+						 int timeout_ms)
 {
 	uint64_t deadline = d->ops->jiffies(d) + (uint64_t)timeout_ms;
 	uint32_t *idx = unexp ? &e->next_unexp : &e->next_exp;
@@ -192,8 +193,10 @@ static void test_messages(struct tep *e0, struct tep *e1)
 	send_tiny_to(drv, e0->handle, dst, s1, 1, 0x5a);
 	ev = next_event(e1, 1, 1000);
 	CHECK(ev && ev->generic.type == OMX_ABI_EVT_RECV_TINY && ev->recv_tiny.head.shared == 1);
-	CHECK(ev->recv_tiny.head.peer_index == board_peer && ev->recv_tiny.head.src_endpoint == e0->info.endpoint_index);
-	CHECK(ev->recv_tiny.head.seqnum == 1 && ev->recv_tiny.head.piggyack == 0 && ev->recv_tiny.head.match_info == 0x77);
+	CHECK(ev->recv_tiny.head.peer_index == board_peer);
+	CHECK(ev->recv_tiny.head.src_endpoint == e0->info.endpoint_index);
+	CHECK(ev->recv_tiny.head.seqnum == 1 && ev->recv_tiny.head.piggyack == 0);
+	CHECK(ev->recv_tiny.head.match_info == 0x77);
 	CHECK(ev->recv_tiny.length == 32 && ev->recv_tiny.data[0] == 0x5a && ev->recv_tiny.data[31] == 0x5a);
 	CHECK(sctr(OMX_COUNTER_SHARED_TINY) == before + 1);
 
@@ -205,7 +208,8 @@ static void test_messages(struct tep *e0, struct tep *e1)
 	CHECK(ev && ev->generic.type == OMX_ABI_EVT_RECV_SMALL && ev->recv_small.length == 128);
 	CHECK(!memcmp(e1->recvq + ev->recv_small.recvq_offset, sm.data, 128));
 	/* The recvq slot is the one bound to the event's index. */
-	CHECK(ev->recv_small.recvq_offset == ((e1->next_unexp - 1) % OMX_ABI_RECVQ_ENTRIES) * OMX_ABI_QUEUE_SLOT_SIZE);
+	CHECK(ev->recv_small.recvq_offset ==
+	      ((e1->next_unexp - 1) % OMX_ABI_RECVQ_ENTRIES) * OMX_ABI_QUEUE_SLOT_SIZE);
 
 	for (uint32_t i = 0; i < 8192; i++)
 		e0->sendq[3 * 8192 + i] = (uint8_t)(i * 13 + 5);
@@ -276,7 +280,8 @@ static void test_nacks(struct tep *e0, struct tep *e1)
 	printf("nacks: ok\n");
 }
 
-static void region(struct omx_abi_driver *d, uint32_t handle, uint32_t id, uint8_t *buf, uint64_t len, int split)
+static void region(struct omx_abi_driver *d, uint32_t handle, uint32_t id, uint8_t *buf, uint64_t len,
+		   int split)
 {
 	struct omx_abi_region_segment segs[3] = {
 		{ (uint64_t)(uintptr_t)buf, split ? 1000 : len },
@@ -422,7 +427,7 @@ static void test_doorbell(struct tep *e0, struct tep *e1)
 	CHECK(w.status == OMX_ABI_WAIT_EVENT && w.ms < 1000);
 	CHECK(e1->shm->sleepers == 0);
 	CHECK(next_event(e1, 1, 100) != NULL);
-	printf("doorbell: ok (woken after %llu ms)\n", (unsigned long long)w.ms);
+	printf("doorbell: ok\n");
 }
 
 /* ---- another process ------------------------------------------------------- */
