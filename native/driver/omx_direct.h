@@ -2,7 +2,7 @@
 #ifndef OMX_DIRECT_H
 #define OMX_DIRECT_H
 
-#include "omx_abi.h"
+#include "omx_abi_ops.h"
 
 /* Open the direct driver: attaches the boards named by the environment
  * (OMX_LINK and friends) and returns the ABI handle. */

@@ -27,6 +27,7 @@
 #include <stdint.h>
 #include <stddef.h>
 
+#include "omx_abi_ops.h"
 #include "open-mx.h"
 #include "omx_abi.h"
 #include "omx_eventq.h"

@@ -15,6 +15,7 @@
 
 #include <stdint.h>
 
+#include "omx_abi_ops.h"
 #include "omx_abi.h"
 #include "omx_direct.h"
 
