@@ -545,6 +545,46 @@ static inline void omx_wire_host_decode(const uint8_t *b, struct omx_wire_host *
 	h->magic = omx_wire_get32(b, 8);
 }
 
+/* ---- addressing ---------------------------------------------------------- */
+
+#define OMX_WIRE_DST_NONE (-1)        /* truncated: names no endpoint */
+#define OMX_WIRE_DST_BOARD (-2)       /* board traffic: HOST_*, RAW, unknown types */
+
+/* The endpoint index a frame is for, as a link demultiplexes it: the
+ * dst_endpoint byte of lib messages, CONNECT, TRUC, PULL and NOTIFY; the
+ * original sender (body byte 9) for NACK_LIB; the magic for PULL_REPLY and
+ * NACK_MCP, which carry no endpoint byte. */
+static inline int omx_wire_dst_endpoint(const uint8_t *frame, uint32_t len)
+{
+	const uint8_t *b = frame + OMX_WIRE_HEAD_LEN;
+	uint32_t blen, ep;
+
+	if (len <= OMX_WIRE_HEAD_LEN)
+		return OMX_WIRE_DST_NONE;
+	blen = len - OMX_WIRE_HEAD_LEN;
+	switch (b[0]) {
+	case OMX_PKT_TYPE_TRUC:
+	case OMX_PKT_TYPE_CONNECT:
+	case OMX_PKT_TYPE_TINY:
+	case OMX_PKT_TYPE_SMALL:
+	case OMX_PKT_TYPE_MEDIUM:
+	case OMX_PKT_TYPE_RNDV:
+	case OMX_PKT_TYPE_PULL:
+	case OMX_PKT_TYPE_NOTIFY:
+		return blen > 1 ? b[1] : OMX_WIRE_DST_NONE;
+	case OMX_PKT_TYPE_NACK_LIB:
+		return blen > 9 ? b[9] : OMX_WIRE_DST_NONE;
+	case OMX_PKT_TYPE_PULL_REPLY:
+	case OMX_PKT_TYPE_NACK_MCP:
+		if (blen < 16)
+			return OMX_WIRE_DST_NONE;
+		ep = omx_wire_get32(b, 12) ^ OMX_PULL_MAGIC_XOR;
+		return ep < OMX_ENDPOINT_INDEX_MAX ? (int)ep : OMX_WIRE_DST_NONE;
+	default:
+		return OMX_WIRE_DST_BOARD;
+	}
+}
+
 /* ---- frame check sequence ---------------------------------------------- */
 
 /* CRC32C over bytes [0, len): see omx_wire_fcs.c.  Appended big-endian. */

@@ -294,8 +294,8 @@ static int omx_link_packet_port_recv(struct omx_link_port *p, struct omx_link_fr
 		} else if (len != h->tp_len || len > mtu || len <= OMX_WIRE_HEAD_LEN ||
 			   h->tp_mac + len > port->frame_size) {
 			port->stats.dropped_truncated++;
-		} else if ((ep = omx_link_packet_frame_endpoint(data, len)) == (int)port->index ||
-			   (ep == OMX_LINK_PACKET_BOARD && port->index == 0)) {
+		} else if ((ep = omx_wire_dst_endpoint(data, len)) == (int)port->index ||
+			   (ep == OMX_WIRE_DST_BOARD && port->index == 0)) {
 			if (frames[got].len < len) {
 				port->stats.dropped_truncated++;
 			} else {

@@ -15,7 +15,6 @@
 
 #define OMX_LINK_PACKET_ACCEPT 0x40000u         /* filter verdict: keep the whole frame */
 #define OMX_LINK_PACKET_REFRESH_MS 250          /* responder claim retry and open-set rescan */
-#define OMX_LINK_PACKET_BOARD (-2)              /* board-level frame: endpoint 0's port */
 
 struct omx_link_packet {
 	struct omx_link base;
@@ -50,9 +49,6 @@ static inline uint64_t omx_link_packet_now_ns(clockid_t clk)
 }
 
 int omx_link_packet_errno_to_abi(int err);
-/* The endpoint a unicast frame is for, as the filter decides;
- * OMX_LINK_PACKET_BOARD for board traffic; -1 when none can be named. */
-int omx_link_packet_frame_endpoint(const uint8_t *f, uint32_t len);
 /* Install the port's filter: its own traffic, plus the responder's share. */
 int omx_link_packet_attach(struct omx_link_packet_port *port, int responder);
 /* Try to become the board responder (port open, then every refresh). */

@@ -2,7 +2,7 @@
  * omx_link_packet_resp.c - the packet link's port filter and board responder.
  *
  * A port's classic BPF filter keeps its endpoint's unicast frames (see the
- * table in omx_link_packet.c); omx_link_packet_frame_endpoint states the same
+ * table in omx_link_packet.c); omx_wire_dst_endpoint states the same
  * rules in C for the receive path.
  *
  * The board responder answers frames for endpoint indices that are not open,
@@ -52,34 +52,6 @@
 
 /* ---- classification (mirrors the filter) -------------------------------- */
 
-int omx_link_packet_frame_endpoint(const uint8_t *f, uint32_t len)
-{
-	uint32_t magic;
-
-	if (len <= OMX_WIRE_HEAD_LEN)
-		return -1;
-	switch (f[16]) {
-	case OMX_PKT_TYPE_TRUC:
-	case OMX_PKT_TYPE_CONNECT:
-	case OMX_PKT_TYPE_TINY:
-	case OMX_PKT_TYPE_SMALL:
-	case OMX_PKT_TYPE_MEDIUM:
-	case OMX_PKT_TYPE_RNDV:
-	case OMX_PKT_TYPE_PULL:
-	case OMX_PKT_TYPE_NOTIFY:
-		return len > 17 ? f[17] : -1;
-	case OMX_PKT_TYPE_NACK_LIB:
-		return len > 25 ? f[25] : -1;
-	case OMX_PKT_TYPE_PULL_REPLY:
-	case OMX_PKT_TYPE_NACK_MCP:
-		if (len < 32)
-			return -1;
-		magic = omx_wire_get32(f, 28) ^ OMX_PULL_MAGIC_XOR;
-		return magic < OMX_ENDPOINT_INDEX_MAX ? (int)magic : -1;
-	default:
-		return OMX_LINK_PACKET_BOARD;
-	}
-}
 
 /* Body header length of a type the responder nacks; 0 for the others. */
 static uint32_t omx_link_packet_nackable_len(uint8_t ptype)

@@ -152,36 +152,6 @@ static void omx_link_udp_port_close(struct omx_link_port *p)
 	free(port);
 }
 
-/* The endpoint index a frame is for; -1 when it names none. */
-static int omx_link_udp_dst_endpoint(const uint8_t *frame, uint32_t len)
-{
-	const uint8_t *b = omx_wire_cbody(frame);
-	uint32_t blen = len - OMX_WIRE_HEAD_LEN;
-	uint32_t ep;
-
-	switch (b[0]) {
-	case OMX_PKT_TYPE_TRUC:
-	case OMX_PKT_TYPE_CONNECT:
-	case OMX_PKT_TYPE_TINY:
-	case OMX_PKT_TYPE_SMALL:
-	case OMX_PKT_TYPE_MEDIUM:
-	case OMX_PKT_TYPE_RNDV:
-	case OMX_PKT_TYPE_PULL:
-	case OMX_PKT_TYPE_NOTIFY:
-		return blen > 1 ? b[1] : -1;
-	case OMX_PKT_TYPE_NACK_LIB:
-		return blen > 9 ? b[9] : -1;
-	case OMX_PKT_TYPE_PULL_REPLY:
-	case OMX_PKT_TYPE_NACK_MCP:
-		if (blen < 16)
-			return -1;
-		ep = omx_wire_get32(b, 12) ^ OMX_PULL_MAGIC_XOR;
-		return ep < OMX_ENDPOINT_INDEX_MAX ? (int)ep : -1;
-	default:
-		return 0;
-	}
-}
-
 static int omx_link_udp_port_send(struct omx_link_port *p, const struct omx_link_frame *frames,
 				  unsigned n)
 {
@@ -204,9 +174,13 @@ static int omx_link_udp_port_send(struct omx_link_port *p, const struct omx_link
 
 		while (next + cnt < n && cnt < OMX_LINK_UDP_BATCH) {
 			const struct omx_link_frame *f = &frames[next + cnt];
-			int ep = omx_link_udp_dst_endpoint(f->data, f->len);
+			int ep = omx_wire_dst_endpoint(f->data, f->len);
 			uint64_t dst = omx_wire_get_mac(f->data);
-			uint32_t dport = (uint32_t)(dst & 0xffff) + (uint32_t)ep;
+			uint32_t dport;
+
+			if (ep == OMX_WIRE_DST_BOARD)
+				ep = 0;  /* board traffic: endpoint 0's port */
+			dport = (uint32_t)(dst & 0xffff) + (uint32_t)ep;
 
 			if (ep < 0 || dport > 0xffff)
 				break;

@@ -308,6 +308,28 @@ static void test_crc_and_sizes(void)
 	CHECK(OMX_WIRE_HEAD_LEN + OMX_WIRE_BODY_MAX_HDR == OMX_WIRE_MIN_FRAME);
 }
 
+static void test_dst_endpoint(void)
+{
+	uint8_t f[64] = { 0 };
+	uint8_t *b = omx_wire_body(f);
+
+	b[0] = OMX_PKT_TYPE_TINY;
+	b[1] = 7;
+	CHECK(omx_wire_dst_endpoint(f, sizeof(f)) == 7);
+	CHECK(omx_wire_dst_endpoint(f, OMX_WIRE_HEAD_LEN) == OMX_WIRE_DST_NONE);
+	b[0] = OMX_PKT_TYPE_NACK_LIB;
+	b[9] = 3;
+	CHECK(omx_wire_dst_endpoint(f, sizeof(f)) == 3);
+	b[0] = OMX_PKT_TYPE_PULL_REPLY;
+	omx_wire_put32(b, 12, 5 ^ OMX_PULL_MAGIC_XOR);
+	CHECK(omx_wire_dst_endpoint(f, sizeof(f)) == 5);
+	CHECK(omx_wire_dst_endpoint(f, OMX_WIRE_HEAD_LEN + 15) == OMX_WIRE_DST_NONE);
+	omx_wire_put32(b, 12, 0x12345678);
+	CHECK(omx_wire_dst_endpoint(f, sizeof(f)) == OMX_WIRE_DST_NONE);
+	b[0] = OMX_PKT_TYPE_HOST_QUERY;
+	CHECK(omx_wire_dst_endpoint(f, sizeof(f)) == OMX_WIRE_DST_BOARD);
+}
+
 int main(void)
 {
 	test_bytes();
@@ -321,6 +343,7 @@ int main(void)
 	test_nacks();
 	test_host();
 	test_crc_and_sizes();
+	test_dst_endpoint();
 	printf("test_wire: ok\n");
 	return 0;
 }
