@@ -287,14 +287,14 @@ def large_both_ways(role, ep, peer, link, count=100, size=65537, **_):
     return {"ok": all(ok), "data": all(data)}
 
 
-def killed_mid_pull(role, ep, peer, link, size=64 << 20, **_):
+def killed_mid_pull(role, ep, peer, link, size=256 << 20, **_):
     """The sender of a large message dies while the receiver pulls it."""
     dest = ep.connect(peer)
     if role == 0:
         req = ep.isend(pattern(size, 0), dest, match=3)
         link.barrier()
         try:
-            req.wait(0.05)  # serve the first pull blocks, then die
+            req.wait(0.02)  # serve the first pull blocks (~40 MB at most), then die
         except TimeoutError:
             pass
         os.kill(os.getpid(), signal.SIGKILL)
