@@ -8,6 +8,13 @@
  * previous seqnum shows up again: our ack was lost), else after ack_delay.
  * Sender: an ack value acknowledges the non-acked requests below it; libacks
  * carry a monotonic acknum so a reordered old liback is ignored.
+ *
+ * Early resends: a lost RNDV or NOTIFY stalls a whole large message, so
+ * those two are resent after a timeout taken from the partner's measured
+ * round trip (RFC 6298 style, Karn's rule: only frames sent once are
+ * sampled), doubling each time up to resend_delay, from where the usual
+ * resends go on.  The receiver acks them at once (omx_recv.c), so the
+ * samples carry no ack delay; connect replies give the first one.
  */
 #include <string.h>
 
@@ -33,6 +40,7 @@ omx_return_t omx__nack_to_ret(uint8_t nack_type, int *known)
 
 void omx__handle_ack(struct omx_endpoint *ep, struct omx__partner *partner, uint16_t ack)
 {
+	uint64_t now = 0;
 	uint16_t new_nr;
 
 	if (omx__sesnum(ack) != omx__sesnum(partner->next_acked_send_seq)) {
@@ -48,6 +56,12 @@ void omx__handle_ack(struct omx_endpoint *ep, struct omx__partner *partner, uint
 
 		if (omx__seqnum_diff(req->seqnum, partner->next_acked_send_seq) >= new_nr)
 			break;
+		if ((req->type == OMX__REQ_SEND_LARGE || req->type == OMX__REQ_RECV_LARGE) &&
+		    !req->resends && !req->early_resends && (req->state & OMX__REQ_NEED_ACK)) {
+			if (!now)
+				now = omx__now(ep);
+			omx__rtt_sample(ep, partner, now - req->last_send_jiffies);
+		}
 		omx_list_del(&req->partner_elt);
 		omx__send_acked(ep, req);
 	}
@@ -191,6 +205,44 @@ void omx__process_acks(struct omx_endpoint *ep, uint64_t now, int flush)
 	}
 }
 
+/* ---- round trip and early resends ------------------------------------- */
+
+void omx__rtt_sample(struct omx_endpoint *ep, struct omx__partner *partner, uint64_t sample)
+{
+	uint32_t r = (uint32_t)(sample < ep->resend_delay ? sample : ep->resend_delay);
+	uint32_t srtt = partner->srtt8 >> 3, dev;
+
+	if (!partner->rtt_known) {
+		partner->srtt8 = r << 3;
+		partner->rttvar4 = r << 1;
+		partner->rtt_known = 1;
+		return;
+	}
+	dev = srtt > r ? srtt - r : r - srtt;
+	partner->rttvar4 = partner->rttvar4 - (partner->rttvar4 >> 2) + dev;
+	partner->srtt8 = partner->srtt8 - (partner->srtt8 >> 3) + r;
+}
+
+/* When a posted request is due again: resend_delay, or for a RNDV or a
+ * NOTIFY on its backoff the partner's timeout doubled per early resend.
+ * Before any sample the backoff starts at rto_min * 4. */
+uint64_t omx__resend_timeout(const struct omx_endpoint *ep, const struct omx__request *req)
+{
+	const struct omx__partner *partner = req->partner;
+	uint64_t rto;
+
+	if ((req->type != OMX__REQ_SEND_LARGE && req->type != OMX__REQ_RECV_LARGE) || req->resends)
+		return ep->resend_delay;
+	if (partner->rtt_known)
+		rto = (partner->srtt8 >> 3) + partner->rttvar4;
+	else
+		rto = ep->rto_min * 4;
+	if (rto < ep->rto_min)
+		rto = ep->rto_min;
+	rto <<= req->early_resends < 32 ? req->early_resends : 32;
+	return rto < ep->resend_delay ? rto : ep->resend_delay;
+}
+
 /* ---- wakeup deadline ---------------------------------------------------- */
 
 static void omx__deadline_min(uint64_t *best, uint64_t d, uint64_t now)
@@ -225,6 +277,11 @@ void omx__update_wakeup(struct omx_endpoint *ep, uint64_t now)
 			omx__deadline_min(&best, d, now);
 			break;
 		}
+	}
+	omx_list_for_each(pos, &ep->resend_early_q) {
+		struct omx__request *req = omx_list_entry(pos, struct omx__request, queue_elt);
+
+		omx__deadline_min(&best, req->last_send_jiffies + omx__resend_timeout(ep, req), now);
 	}
 	if (!omx_list_empty(&ep->connect_q)) {
 		struct omx__request *req = omx_list_first_entry(&ep->connect_q, struct omx__request,

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "omx_lib.h"
 
@@ -240,6 +241,7 @@ static omx_return_t omx__endpoint_setup(struct omx_endpoint *ep)
 	ep->shared_ok = (omx__globals.info.features & OMX_ABI_FEATURE_SHARED) && !cfg->disable_shared;
 	ep->hz = omx__globals.info.hz;
 	ep->resend_delay = omx__ms_to_jiffies(cfg->resend_delay_ms);
+	ep->rto_min = omx__ms_to_jiffies(OMX__RTO_MIN_MS);
 	ep->ack_delay = cfg->ack_delay_ms ? omx__ms_to_jiffies(cfg->ack_delay_ms) : 0;
 	ep->resends_max = cfg->resends_max;
 
@@ -317,6 +319,7 @@ omx_return_t omx_open_endpoint(uint32_t board_index, uint32_t endpoint_index, ui
 	omx_list_init(&ep->all_req_q);
 	omx_list_init(&ep->need_resources_q);
 	omx_list_init(&ep->resend_q);
+	omx_list_init(&ep->resend_early_q);
 	omx_list_init(&ep->connect_q);
 	omx_list_init(&ep->ack_q);
 	omx__large_init(ep);
@@ -372,11 +375,71 @@ err_free:
 
 /* ---- close -------------------------------------------------------------- */
 
+/* Nothing of ours waits for a peer any more: every seqnum'd send (and
+ * NOTIFY) acked, nothing parked, no large send left to be pulled. */
+static int omx__linger_done(const struct omx_endpoint *ep)
+{
+	return omx_list_empty(&ep->resend_q) && omx_list_empty(&ep->resend_early_q) &&
+	       omx_list_empty(&ep->need_resources_q) && omx_list_empty(&ep->large_wait_q) &&
+	       ep->large_sends_avail == OMX__LARGE_SENDS_MAX;
+}
+
+/*
+ * The peers may be endpoints of this process that nobody else progresses
+ * (an application closing its endpoints one after the other): progress
+ * them too.  Endpoint locks are only tried (we hold none), and the global
+ * lock keeps each one alive meanwhile, so those closing, busy in another
+ * thread or with an unexpected handler (which must not run from here) are
+ * left alone.
+ */
+static void omx__linger_progress_others(struct omx_endpoint *ep)
+{
+	struct omx_list *pos;
+
+	pthread_mutex_lock(&omx__globals.lock);
+	omx_list_for_each(pos, &omx__globals.endpoints) {
+		struct omx_endpoint *other = omx_list_entry(pos, struct omx_endpoint, ep_elt);
+
+		if (other == ep || pthread_mutex_trylock(&other->lock))
+			continue;
+		if (!other->closing && !other->unexp_handler)
+			omx__progress(other);
+		omx__unlock(other);
+	}
+	pthread_mutex_unlock(&omx__globals.lock);
+}
+
+/* OMX_LINGER_MS: a process that sends and then closes (or exits through
+ * omx_finalize) must not lose its last buffered messages, which completed
+ * before their ack.  Bounded: a dead peer costs the linger time. */
+static void omx__linger(struct omx_endpoint *ep)
+{
+	struct timespec nap = { 0, 1000000 };
+	uint64_t deadline;
+
+	if (!omx__globals.cfg.linger_ms) {
+		omx__progress(ep);
+		return;
+	}
+	ep->progression_disabled &= ~OMX__PROGRESSION_USER;
+	deadline = omx__now(ep) + omx__ms_to_jiffies(omx__globals.cfg.linger_ms);
+	for (;;) {
+		omx__progress(ep);
+		if (omx__linger_done(ep) || omx__now(ep) >= deadline)
+			return;
+		omx__unlock(ep);
+		omx__linger_progress_others(ep);
+		nanosleep(&nap, NULL);
+		omx__lock(ep);
+	}
+}
+
 static void omx__endpoint_teardown(struct omx_endpoint *ep)
 {
 	/* Take in what already arrived (acks included), then tell every
 	 * partner what we received so it stops resending to a closed endpoint. */
-	omx__progress(ep);
+	ep->closing = 1;
+	omx__linger(ep);
 	omx__process_acks(ep, omx__now(ep), 1);
 	if (omx__globals.cfg.verbose > 1) {
 		unsigned i;

@@ -117,6 +117,7 @@ int omx__large_send_reserve(struct omx_endpoint *ep, struct omx__request *req)
 	ep->large_sends_avail--;
 	r->holder = req;
 	req->send.region = r;
+	req->send.region_id = r->id;
 	req->send.region_seqnum = r->last_seqnum++;
 	req->state |= OMX__REQ_NEED_REPLY;
 	return 0;
@@ -143,18 +144,21 @@ void omx__large_wait_update(struct omx_endpoint *ep, struct omx__partner *partne
 	}
 }
 
+/*
+ * Also resent after the NOTIFY freed the region, while the RNDV is still
+ * unacked: the receiver drops the copy as a duplicate and, when it is its
+ * last seqnum, acks at once.  Sending nothing there would leave a lost ack
+ * unrepaired until the partner times out.  The stale region id and seqnum
+ * cannot be pulled: the driver checks the seqnum of the region.
+ */
 int omx__large_post_rndv(struct omx_endpoint *ep, struct omx__request *req)
 {
 	struct omx_abi_send_rndv cmd;
 
-	/* The NOTIFY came before the ack of the RNDV: it was received, and
-	 * nothing goes out (1). */
-	if (!req->send.region)
-		return 1;
 	memset(&cmd, 0, sizeof(cmd));
 	omx__send_fill_hdr(req, &cmd.hdr);
 	cmd.msg_length = req->send.length;
-	cmd.pulled_rdma_id = req->send.region->id;
+	cmd.pulled_rdma_id = req->send.region_id;
 	cmd.pulled_rdma_seqnum = req->send.region_seqnum;
 	return ep->ops->send_rndv(ep->drv, ep->handle, &cmd);
 }
@@ -206,6 +210,10 @@ int omx__large_post_notify(struct omx_endpoint *ep, struct omx__request *req)
 static void omx__large_notify(struct omx_endpoint *ep, struct omx__request *req, uint32_t length,
 			      omx_return_t code)
 {
+	/* Posted from inside the RNDV's own processing (nothing to pull, a
+	 * discard, a refused pull), the NOTIFY must already piggyback the ack
+	 * of that RNDV: a lost liback would otherwise leave it unacked. */
+	omx__recv_update_frag_seq(ep, req->partner);
 	req->recv.notify_length = length;
 	omx__request_set_error(req, code);
 	omx__send_submit(ep, req);

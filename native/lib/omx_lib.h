@@ -10,8 +10,8 @@
  * so the event being handled (and its recvq slot) stays in place.
  *
  * Request queues: a request sits in at most one "network state" queue
- * through queue_elt (need_resources, need_pull, resend, connect, recv
- * posted, unexpected, a partner's need_seqnum), in at most one partner
+ * through queue_elt (need_resources, need_pull, resend or resend_early,
+ * connect, recv posted, unexpected, a partner's need_seqnum), in at most one partner
  * queue through partner_elt (non-acked sends and notifies in seqnum order,
  * partial medium receives in seqnum order), and in the done queues
  * (done_elt for its ctxid, done_any_elt for the endpoint) once completed.
@@ -44,6 +44,7 @@ struct omx__config {
 	uint32_t notacked_max;
 	uint32_t ack_delay_ms;
 	uint32_t zombie_max;
+	uint32_t linger_ms;
 	uint32_t disable_self;
 	uint32_t disable_shared;
 	uint8_t ctxid_bits;
@@ -181,6 +182,7 @@ static inline int omx__acknum_newer(uint32_t acknum, uint32_t last)
 	X(DROP_BAD_FRAG_DONE) \
 	X(EARLY_STORED) \
 	X(RESEND) \
+	X(RESEND_EARLY) \
 	X(CONNECT_RESEND) \
 	X(ACK_SENT) \
 	X(ACK_IMMEDIATE) \
@@ -231,6 +233,9 @@ struct omx__partner {
 	uint16_t last_acked_recv_seq; /* what we last told the peer */
 	uint32_t last_send_acknum;
 	uint32_t last_recv_acknum;
+	uint32_t srtt8;               /* smoothed round trip, jiffies * 8 (rtt_known) */
+	uint32_t rttvar4;             /* its mean deviation, jiffies * 4 */
+	uint8_t rtt_known;
 	enum omx__ack_state ack_state;
 	uint64_t ack_deadline;
 	struct omx_list ack_elt;      /* ep->ack_q */
@@ -305,6 +310,7 @@ struct omx__request {
 	uint64_t last_send_jiffies;
 	uint32_t resends;
 	uint32_t resends_max;
+	uint32_t early_resends;       /* RNDV/NOTIFY resends before resend_delay applies */
 	union {
 		struct {
 			const void *buffer;
@@ -317,6 +323,7 @@ struct omx__request {
 			uint16_t slots[OMX_MEDIUM_FRAGS_MAX];
 			uint8_t data[OMX_SMALL_MSG_LENGTH_MAX];
 			struct omx__region *region; /* large: what the receiver pulls from */
+			uint8_t region_id;    /* kept after the NOTIFY frees the region */
 			uint8_t region_seqnum;
 		} send;
 		struct {
@@ -420,6 +427,7 @@ struct omx_endpoint {
 	struct omx_list all_req_q;
 	struct omx_list need_resources_q; /* queue_elt: FIFO, later sends queue behind */
 	struct omx_list resend_q;     /* queue_elt: posted sends awaiting ack, by last send */
+	struct omx_list resend_early_q; /* queue_elt: RNDVs and NOTIFYs on their backoff */
 	struct omx_list connect_q;    /* queue_elt: connects awaiting a reply, by last send */
 	struct omx_list ack_q;        /* partners owing an ack */
 	uint32_t zombies;
@@ -441,6 +449,7 @@ struct omx_endpoint {
 	int shared_ok;                /* the driver has an intra-host path we may use */
 	uint64_t hz;
 	uint64_t resend_delay;        /* jiffies */
+	uint64_t rto_min;             /* floor of the early resend timeout */
 	uint64_t ack_delay;
 	uint32_t resends_max;         /* default per request */
 	uint64_t last_desc_check;
@@ -450,6 +459,7 @@ struct omx_endpoint {
 	omx_unexp_handler_t unexp_handler;
 	void *unexp_handler_context;
 	int in_handler;
+	int closing;                  /* in omx_close_endpoint: others leave it alone */
 	pthread_t handler_thread;
 	uint32_t progression_disabled; /* OMX__PROGRESSION_* */
 	uint32_t sleepers;            /* threads inside ops->wait_event */
@@ -487,6 +497,7 @@ void omx__partner_init_seqnums(struct omx__partner *partner, uint16_t send_start
 void omx__partner_cleanup(struct omx_endpoint *ep, struct omx__partner *partner, int disconnect,
 			  omx_return_t code);
 void omx__partners_free(struct omx_endpoint *ep);
+void omx__partners_driver_gone(struct omx_endpoint *ep);
 void omx__process_connect_request(struct omx_endpoint *ep, const union omx_abi_event *ev);
 void omx__process_connect_reply(struct omx_endpoint *ep, const union omx_abi_event *ev);
 int omx__connect_post(struct omx_endpoint *ep, struct omx__request *req);
@@ -503,6 +514,8 @@ int omx__send_liback(struct omx_endpoint *ep, struct omx__partner *partner);
 void omx__process_acks(struct omx_endpoint *ep, uint64_t now, int flush);
 void omx__ack_dequeue(struct omx__partner *partner);
 void omx__update_wakeup(struct omx_endpoint *ep, uint64_t now);
+void omx__rtt_sample(struct omx_endpoint *ep, struct omx__partner *partner, uint64_t sample);
+uint64_t omx__resend_timeout(const struct omx_endpoint *ep, const struct omx__request *req);
 omx_return_t omx__nack_to_ret(uint8_t nack_type, int *known);
 
 /* omx_send.c */
@@ -523,6 +536,9 @@ void omx__send_release_throttled(struct omx_endpoint *ep, struct omx__partner *p
 void omx__process_frag_done(struct omx_endpoint *ep, const union omx_abi_event *ev);
 omx_return_t omx__self_send(struct omx_endpoint *ep, const void *buffer, size_t length,
 			    uint64_t match_info, void *context, int sync, struct omx__request **out);
+
+/* The floor of the early RNDV/NOTIFY resend timeout (omx_ack.c). */
+#define OMX__RTO_MIN_MS 10
 
 /* lib resources missing (sendq slots, exp events, regions): retried on events. */
 #define OMX__ENORES (-100)
@@ -563,6 +579,8 @@ uint32_t omx__recv_clip(uint32_t offset, uint32_t length, uint32_t buffer_length
 int omx__recv_medium_frag_accept(uint32_t *received_mask, uint8_t frag_seqnum);
 int omx__early_insert(struct omx__partner *partner, struct omx__early_packet *pkt);
 void omx__process_recv_event(struct omx_endpoint *ep, const union omx_abi_event *ev);
+/* next_frag_recv_seq follows next_match_recv_seq and the partial mediums. */
+void omx__recv_update_frag_seq(struct omx_endpoint *ep, struct omx__partner *partner);
 void omx__recv_complete(struct omx_endpoint *ep, struct omx__request *req);
 void omx__recv_deliver_self(struct omx_endpoint *ep, struct omx__request *send_req, int sync);
 void omx__partner_recv_cleanup(struct omx_endpoint *ep, struct omx__partner *partner);

@@ -196,6 +196,33 @@ void omx__partner_cleanup(struct omx_endpoint *ep, struct omx__partner *partner,
 	}
 }
 
+/* The driver is gone (interface removed, split backend dead): nothing it
+ * holds will ever complete, so fail every request that waits for it or for
+ * a partner, as resends exhausted would, but now. */
+void omx__partners_driver_gone(struct omx_endpoint *ep)
+{
+	uint32_t p, e;
+
+	/* Fragments the driver will never report sent. */
+	for (uint32_t slot = 0; slot < ep->layout.sendq_entries; slot++) {
+		struct omx__request *req = ep->sendq_owner[slot];
+
+		if (req && (req->state & OMX__REQ_MEDIUMSQ_SENDING)) {
+			req->state &= ~OMX__REQ_MEDIUMSQ_SENDING;
+			req->send.frags_pending_nr = 0;
+		}
+	}
+	for (p = 0; p < ep->peer_max; p++) {
+		struct omx__partner **row = ep->partners[p];
+
+		if (!row)
+			continue;
+		for (e = 0; e < OMX__PARTNER_ROW; e++)
+			if (row[e])
+				omx__partner_cleanup(ep, row[e], 1, OMX_REMOTE_ENDPOINT_UNREACHABLE);
+	}
+}
+
 /* Restart our send numbering where the peer expects it. */
 static void omx__partner_reset_send(struct omx_endpoint *ep, struct omx__partner *partner,
 				    uint16_t start)
@@ -313,6 +340,8 @@ void omx__process_connect_reply(struct omx_endpoint *ep, const union omx_abi_eve
 			omx__partner_reset_send(ep, partner, r->target_recv_seqnum_start);
 		partner->true_session_id = partner->back_session_id = r->target_session_id;
 		partner->true_session_known = partner->back_session_known = 1;
+		if (!req->resends)
+			omx__rtt_sample(ep, partner, omx__now(ep) - req->last_send_jiffies);
 	}
 	req->status.addr.data[0] = (uint64_t)(uintptr_t)partner;
 	req->status.addr.data[1] = r->target_session_id;

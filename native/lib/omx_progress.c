@@ -109,10 +109,11 @@ static void omx__check_desc(struct omx_endpoint *ep, uint64_t now)
 		omx__verbose("endpoint %u: unexpected event queue was full, frames dropped",
 			     ep->endpoint_index);
 	}
-	if (status & OMX_ABI_DESC_IFACE_REMOVED)
-		omx__log("endpoint %u: interface %s was removed", ep->endpoint_index,
-			 ep->board.ifacename);
-	else if (status & OMX_ABI_DESC_IFACE_DOWN)
+	if (status & OMX_ABI_DESC_IFACE_REMOVED) {
+		omx__log("endpoint %u: interface %s was removed: pending requests fail",
+			 ep->endpoint_index, ep->board.ifacename);
+		omx__partners_driver_gone(ep);
+	} else if (status & OMX_ABI_DESC_IFACE_DOWN)
 		omx__log("endpoint %u: interface %s is down", ep->endpoint_index, ep->board.ifacename);
 	if (status & OMX_ABI_DESC_IFACE_BAD_MTU)
 		omx__log("endpoint %u: interface %s has a bad MTU", ep->endpoint_index,

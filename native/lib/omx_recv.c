@@ -174,7 +174,7 @@ static int omx__recv_frag(struct omx_endpoint *ep, struct omx__request *req,
 
 /* ---- the message whose turn it is --------------------------------------- */
 
-static void omx__recv_update_frag_seq(struct omx_endpoint *ep, struct omx__partner *partner)
+void omx__recv_update_frag_seq(struct omx_endpoint *ep, struct omx__partner *partner)
 {
 	uint16_t old = partner->next_frag_recv_seq;
 
@@ -389,10 +389,14 @@ static void omx__early_store(struct omx_endpoint *ep, struct omx__partner *partn
 static int omx__recv_ordered(struct omx_endpoint *ep, struct omx__partner *partner,
 			     const union omx_abi_event *ev, const uint8_t *data, int stored)
 {
+	int urgent = 0;
+
 	switch (omx__recv_classify(omx__event_seqnum(ev), partner->next_frag_recv_seq,
 				   partner->next_match_recv_seq)) {
 	case OMX__RECV_MATCH:
 		omx__recv_new(ep, partner, ev, data);
+		urgent = ev->generic.type == OMX_ABI_EVT_RECV_RNDV ||
+			 ev->generic.type == OMX_ABI_EVT_RECV_NOTIFY;
 		break;
 	case OMX__RECV_PARTIAL:
 		omx__recv_partial(ep, partner, ev, data);
@@ -413,6 +417,9 @@ static int omx__recv_ordered(struct omx_endpoint *ep, struct omx__partner *partn
 		return 0;
 	}
 	omx__recv_update_frag_seq(ep, partner);
+	/* Their sender resends them early and times that on our ack. */
+	if (urgent && partner->next_frag_recv_seq != partner->last_acked_recv_seq)
+		omx__mark_received(ep, partner, 1);
 	return 1;
 }
 

@@ -149,7 +149,18 @@ static int omx__post(struct omx_endpoint *ep, struct omx__request *req)
 	}
 	if (err == 0)
 		omx__piggyacked(ep, req->partner);
-	return err > 0 ? 0 : err;
+	return err;
+}
+
+/* Posted: wait for the ack on the queue that matches its resend timeout. */
+static void omx__send_wait_ack(struct omx_endpoint *ep, struct omx__request *req, uint64_t now)
+{
+	req->last_send_jiffies = now;
+	omx_list_del(&req->queue_elt);
+	if (omx__resend_timeout(ep, req) < ep->resend_delay)
+		omx_list_add_tail(&req->queue_elt, &ep->resend_early_q);
+	else
+		omx_list_add_tail(&req->queue_elt, &ep->resend_q);
 }
 
 static void omx__send_park(struct omx_endpoint *ep, struct omx__request *req, int err, int at_head)
@@ -173,9 +184,7 @@ static int omx__send_try_post(struct omx_endpoint *ep, struct omx__request *req,
 	if (err == 0) {
 		req->state &= ~OMX__REQ_NEED_RESOURCES;
 		req->state |= OMX__REQ_NEED_ACK;
-		req->last_send_jiffies = omx__now(ep);
-		omx_list_del(&req->queue_elt);
-		omx_list_add_tail(&req->queue_elt, &ep->resend_q);
+		omx__send_wait_ack(ep, req, omx__now(ep));
 		/* Buffered data and notifies complete early; a large send waits
 		 * for its NOTIFY. */
 		if (req->type != OMX__REQ_SEND_LARGE && ep->zombies < omx__globals.cfg.zombie_max)
@@ -195,9 +204,7 @@ static int omx__send_try_post(struct omx_endpoint *ep, struct omx__request *req,
 	}
 	req->state &= ~OMX__REQ_NEED_RESOURCES;
 	req->state |= OMX__REQ_NEED_ACK;
-	req->last_send_jiffies = omx__now(ep);
-	omx_list_del(&req->queue_elt);
-	omx_list_add_tail(&req->queue_elt, &ep->resend_q);
+	omx__send_wait_ack(ep, req, omx__now(ep));
 	return 1;
 }
 
@@ -384,6 +391,31 @@ void omx__process_frag_done(struct omx_endpoint *ep, const union omx_abi_event *
 
 /* ---- resend ------------------------------------------------------------- */
 
+/* RNDVs and NOTIFYs on their backoff (see omx_ack.c); these resends do
+ * not count against resends_max, which keeps its resend_delay meaning. */
+static void omx__send_resend_early(struct omx_endpoint *ep, uint64_t now)
+{
+	struct omx_list *pos, *tmp;
+
+	omx_list_for_each_safe(pos, tmp, &ep->resend_early_q) {
+		struct omx__request *req = omx_list_entry(pos, struct omx__request, queue_elt);
+		int err;
+
+		if (now - req->last_send_jiffies < omx__resend_timeout(ep, req))
+			continue;
+		err = omx__post(ep, req);
+		if (err == OMX_ABI_EAGAIN || err == OMX__ENORES) {
+			if (err == OMX_ABI_EAGAIN)
+				ep->retry_deadline = now + 1;
+			continue;
+		}
+		req->early_resends++;
+		OMX__COUNT(ep, RESEND);
+		OMX__COUNT(ep, RESEND_EARLY);
+		omx__send_wait_ack(ep, req, now);
+	}
+}
+
 /*
  * resend_q is in last-send order: stop at the first request not yet due.
  * A medium whose previous FRAG_DONEs are not all back (or that lacks exp
@@ -394,6 +426,7 @@ void omx__send_resend(struct omx_endpoint *ep, uint64_t now)
 {
 	struct omx_list *pos, *tmp;
 
+	omx__send_resend_early(ep, now);
 restart:
 	omx_list_for_each_safe(pos, tmp, &ep->resend_q) {
 		struct omx__request *req = omx_list_entry(pos, struct omx__request, queue_elt);
@@ -420,9 +453,7 @@ restart:
 		}
 		req->resends++;
 		OMX__COUNT(ep, RESEND);
-		req->last_send_jiffies = now;
-		omx_list_del(&req->queue_elt);
-		omx_list_add_tail(&req->queue_elt, &ep->resend_q);
+		omx__send_wait_ack(ep, req, now);
 	}
 }
 

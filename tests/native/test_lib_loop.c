@@ -7,6 +7,8 @@
  * the unexpected handler, self sends, a wrong key, a closed remote endpoint.
  * Phase 2 (OMX_FAULT drops, duplicates, reorders and corrupts frames): 2000
  * random-size messages must arrive exactly once, in order, byte-exact.
+ * Phase 3: a close lingers until its last sends are acked (or the peer
+ * stays silent past OMX_LINGER_MS).
  *
  * A poller thread progresses both endpoints, as a second application thread
  * would; the main thread uses the blocking calls.
@@ -18,130 +20,18 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "omx_lib.h"
-
-#define KEY 0x12345678u
 #define WAIT_MS 10000
+#define POLL_US 50
+#include "omx_test_util.h"
 
-static int failures, checks;
+static omx_endpoint_addr_t addr_aa;
 
-#define CHECK(cond) do { \
-	checks++; \
-	if (!(cond)) { \
-		failures++; \
-		fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond); \
-	} \
-} while (0)
-#define CHECK_RET(expr) do { \
-	omx_return_t r_ = (expr); \
-	checks++; \
-	if (r_ != OMX_SUCCESS) { \
-		failures++; \
-		fprintf(stderr, "%s:%d: %s returned %s\n", __FILE__, __LINE__, #expr, omx_strerror(r_)); \
-	} \
-} while (0)
-
-static omx_endpoint_t ep_a, ep_b;
-static uint64_t nic;
-static omx_endpoint_addr_t addr_ab, addr_ba, addr_aa;
-
-/* ---- poller ----------------------------------------------------------- */
-
-static volatile int poll_run;
-static pthread_t poll_thread;
-
-static void *poller(void *arg)
-{
-	struct timespec ts = { 0, 50 * 1000 };
-
-	(void)arg;
-	while (__atomic_load_n(&poll_run, __ATOMIC_ACQUIRE)) {
-		omx_progress(ep_a);
-		omx_progress(ep_b);
-		nanosleep(&ts, NULL);
-	}
-	return NULL;
-}
-
-static void poller_start(void)
-{
-	__atomic_store_n(&poll_run, 1, __ATOMIC_RELEASE);
-	pthread_create(&poll_thread, NULL, poller, NULL);
-}
-
-static void poller_stop(void)
-{
-	__atomic_store_n(&poll_run, 0, __ATOMIC_RELEASE);
-	pthread_join(poll_thread, NULL);
-}
-
-/* ---- setup ------------------------------------------------------------ */
-
+/* This test exercises the network path (udp link); the intra-host shared
+ * path has its own tests and would move 4 KiB+ messages to the large class. */
 static int start(void)
 {
-	char spec[64];
-	int attempt;
-
-	/* This test exercises the network path (udp link); the intra-host shared
-	 * path has its own tests and would move 4 KiB+ messages to the large class. */
 	setenv("OMX_DISABLE_SHARED", "1", 1);
-	srand((unsigned)time(NULL) ^ (unsigned)getpid());
-	for (attempt = 0; attempt < 8; attempt++) {
-		int port = 20000 + (rand() % 20000) * 2;
-
-		snprintf(spec, sizeof(spec), "127.0.0.1:%d", port);
-		setenv("OMX_UDP_ADDR", spec, 1);
-		if (omx_init() != OMX_SUCCESS)
-			continue;
-		if (omx_open_endpoint(0, 0, KEY, NULL, 0, &ep_a) == OMX_SUCCESS) {
-			if (omx_open_endpoint(0, 1, KEY, NULL, 0, &ep_b) == OMX_SUCCESS) {
-				omx_board_number_to_nic_id(0, &nic);
-				return 0;
-			}
-			omx_close_endpoint(ep_a);
-		}
-		omx_finalize();
-	}
-	return -1;
-}
-
-static void fill(uint8_t *buf, size_t len, uint32_t seed)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		buf[i] = (uint8_t)((i * 131 + seed * 7 + (i >> 8)) ^ (seed >> 3));
-}
-
-static int verify(const uint8_t *buf, size_t len, uint32_t seed)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		if (buf[i] != (uint8_t)((i * 131 + seed * 7 + (i >> 8)) ^ (seed >> 3)))
-			return 0;
-	return 1;
-}
-
-/* White-box: the status of a request still owned by the library (the
- * poller may be updating it, hence the endpoint lock). */
-static omx_return_t peek_code(omx_endpoint_t ep, omx_request_t req)
-{
-	omx_return_t code;
-
-	omx__lock(ep);
-	code = req->status.code;
-	omx__unlock(ep);
-	return code;
-}
-
-static int wait_req(omx_endpoint_t ep, omx_request_t *req, omx_status_t *st)
-{
-	uint32_t result = 0;
-
-	if (omx_wait(ep, req, st, &result, WAIT_MS) != OMX_SUCCESS)
-		return 0;
-	return (int)result;
+	return open_pair();
 }
 
 /* ---- phase 1 ---------------------------------------------------------- */
@@ -151,8 +41,7 @@ static void test_connect(void)
 	uint64_t n;
 	uint32_t e;
 
-	CHECK_RET(omx_connect(ep_a, nic, 1, KEY, WAIT_MS, &addr_ab));
-	CHECK_RET(omx_connect(ep_b, nic, 0, KEY, WAIT_MS, &addr_ba));
+	connect_pair();
 	CHECK_RET(omx_connect(ep_a, nic, 0, KEY, WAIT_MS, &addr_aa));    /* self: at once */
 	CHECK_RET(omx_decompose_endpoint_addr(addr_ab, &n, &e));
 	CHECK(n == nic && e == 1);
@@ -423,7 +312,7 @@ static void test_errors(void)
 		return;
 	CHECK_RET(omx_isend(ep_a, "gone", 4, addr, 0, NULL, &s));
 	t0 = (uint64_t)time(NULL);
-	while (peek_code(ep_a, s) == OMX_SUCCESS && (uint64_t)time(NULL) - t0 < 5) {
+	while (req_code(ep_a, s) == OMX_SUCCESS && (uint64_t)time(NULL) - t0 < 5) {
 		omx_progress(ep_a);
 		usleep(1000);
 	}
@@ -503,7 +392,7 @@ static void test_restart(void)
 
 	CHECK_RET(omx_isend(ep_a, "stale", 6, addr_ab, 0xe1, NULL, &s));
 	t0 = time(NULL);
-	while (peek_code(ep_a, s) == OMX_SUCCESS && time(NULL) - t0 < 5)
+	while (req_code(ep_a, s) == OMX_SUCCESS && time(NULL) - t0 < 5)
 		usleep(1000);
 	CHECK_RET(omx_test(ep_a, &s, &st, &result));
 	CHECK(result == 1 && st.code == OMX_REMOTE_ENDPOINT_BAD_SESSION);
@@ -756,12 +645,81 @@ static void test_self_through_driver(void)
 	printf("self through the driver: %s\n", failures == before ? "ok" : "FAILED");
 }
 
+/* ---- phase 3: lingering close ------------------------------------------ */
+
+/*
+ * A sends, its buffered sends complete at once, and A closes right away,
+ * with its first frames lost: the close (OMX_LINGER_MS=1000) waits for the
+ * resends and their acks, progressing B (nobody else does) meanwhile.
+ * Then B stops answering: the close gives up after the linger time.
+ */
+static void test_linger(void)
+{
+	static uint8_t med[20000], rmed[20000], rbig[100000];
+	static uint8_t big[100000];
+	char words[16];
+	omx_request_t s, r[3];
+	omx_status_t st;
+	struct timespec t0;
+	uint32_t result;
+	double ms;
+	int i, before = failures;
+
+	poller_start();
+	connect_pair();
+	poller_stop();                            /* from here on, only the close progresses B */
+	lossy_install();
+	lossy_set(0, LOSE_TINY, 1);
+	lossy_set(0, LOSE_FRAG1, 1);
+	lossy_set(0, LOSE_RNDV, 1);
+	fill(med, sizeof(med), 31);
+	fill(big, sizeof(big), 32);
+	CHECK_RET(omx_irecv(ep_b, words, sizeof(words), 0x11, ~0ULL, NULL, &r[0]));
+	CHECK_RET(omx_irecv(ep_b, rmed, sizeof(rmed), 0x12, ~0ULL, NULL, &r[1]));
+	CHECK_RET(omx_irecv(ep_b, rbig, sizeof(rbig), 0x13, ~0ULL, NULL, &r[2]));
+	CHECK_RET(omx_isend(ep_a, "last words", 11, addr_ab, 0x11, NULL, &s));
+	CHECK_RET(omx_test(ep_a, &s, &st, &result));
+	CHECK(result == 1);                       /* buffered: done before its ack */
+	CHECK_RET(omx_isend(ep_a, med, sizeof(med), addr_ab, 0x12, NULL, NULL));
+	CHECK_RET(omx_isend(ep_a, big, sizeof(big), addr_ab, 0x13, NULL, NULL));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	CHECK_RET(omx_close_endpoint(ep_a));
+	ms = elapsed_ms(&t0);
+	CHECK(ms < 1000);
+	for (i = 0; i < 3; i++) {
+		result = 0;
+		CHECK_RET(omx_test(ep_b, &r[i], &st, &result));
+		CHECK(result == 1 && st.code == OMX_SUCCESS);
+	}
+	CHECK(!strcmp(words, "last words"));
+	CHECK(verify(rmed, sizeof(rmed), 31) && verify(rbig, sizeof(rbig), 32));
+	printf("lingering close: 3 messages with lost frames delivered, close took %.0f ms: %s\n", ms,
+	       failures == before ? "ok" : "FAILED");
+
+	/* B silent: bounded by OMX_LINGER_MS. */
+	before = failures;
+	CHECK_RET(omx_open_endpoint(0, 0, KEY, NULL, 0, &ep_a));
+	poller_start();
+	connect_pair();
+	poller_stop();
+	CHECK_RET(omx_disable_progression(ep_b));
+	CHECK_RET(omx_isend(ep_a, "unheard", 8, addr_ab, 0x14, NULL, NULL));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	CHECK_RET(omx_close_endpoint(ep_a));
+	ms = elapsed_ms(&t0);
+	CHECK(ms >= 900 && ms < 5000);
+	CHECK_RET(omx_reenable_progression(ep_b));
+	printf("lingering close to a silent peer: gave up after %.0f ms: %s\n", ms,
+	       failures == before ? "ok" : "FAILED");
+}
+
 int main(void)
 {
 	const char *n = getenv("OMX_TEST_FAULT_COUNT"), *spec;
 
 	setvbuf(stdout, NULL, _IONBF, 0);
 	unsetenv("OMX_FAULT");
+	unsetenv("OMX_LINGER_MS");
 	if (start() < 0) {
 		printf("cannot open two endpoints over udp on 127.0.0.1: skipped\n");
 		return 77;
@@ -781,9 +739,7 @@ int main(void)
 	test_info();
 	test_wakeup();
 	poller_stop();
-	CHECK_RET(omx_close_endpoint(ep_b));
-	CHECK_RET(omx_close_endpoint(ep_a));
-	CHECK_RET(omx_finalize());
+	stop_pair();
 
 	/* OMX_TEST_FAULT overrides the fault spec for manual soak runs. */
 	spec = getenv("OMX_TEST_FAULT");
@@ -795,8 +751,7 @@ int main(void)
 		return 1;
 	}
 	poller_start();
-	CHECK_RET(omx_connect(ep_a, nic, 1, KEY, WAIT_MS, &addr_ab));
-	CHECK_RET(omx_connect(ep_b, nic, 0, KEY, WAIT_MS, &addr_ba));
+	connect_pair();
 	test_faults(n ? atoi(n) : 2000);
 	test_self_through_driver();
 	poller_stop();
@@ -804,6 +759,18 @@ int main(void)
 	omx_close_endpoint(ep_b);
 	omx_close_endpoint(ep_a);
 	omx_finalize();
+
+	unsetenv("OMX_FAULT");
+	unsetenv("OMX_DISABLE_SELF");
+	setenv("OMX_RESEND_DELAY_MS", "50", 1);
+	setenv("OMX_LINGER_MS", "1000", 1);
+	if (start() < 0) {
+		printf("cannot reopen for the lingering close\n");
+		return 1;
+	}
+	test_linger();
+	CHECK_RET(omx_close_endpoint(ep_b));
+	CHECK_RET(omx_finalize());
 
 	printf("test_lib_loop: %d checks, %d failed\n", checks, failures);
 	printf("%d passed, %d failed\n", checks - failures, failures);
