@@ -205,7 +205,7 @@ struct omx_split_response {
 	uint16_t func;                /* the request's */
 	uint16_t pad0;
 	uint32_t id;                  /* the request's */
-	int32_t ret;                  /* 0 or a negative OMX_ABI_E* */
+	int32_t ret;                  /* the command's: >= 0 (PEER_ADD: the index) or OMX_ABI_E* */
 	uint32_t pad1;
 	union {
 		struct omx_abi_driver_info driver_info;

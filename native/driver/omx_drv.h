@@ -38,6 +38,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "omx_abi.h"
 #include "omx_direct.h"
@@ -147,20 +148,44 @@ static inline void omx_drv_count_n(struct omx_drv_board *b, enum omx_abi_counter
  * them, and at MTU 65507 four blocks (8 MiB) overflowed the udp link's. */
 #define OMX_DRV_PULL_WINDOW_BYTES (4u << 20)
 
+#define OMX_DRV_SEG_READ 0x1          /* the engine may copy from the segment */
+#define OMX_DRV_SEG_WRITE 0x2         /* the engine may copy into it */
+static_assert(OMX_DRV_SEG_READ == OMX_DRV_SHADOW_SEG_READ && OMX_DRV_SEG_WRITE == OMX_DRV_SHADOW_SEG_WRITE,
+	      "a shadow segment's access is the engine's");
+
 struct omx_drv_region_seg {
-	uint8_t *addr;
+	uint8_t *addr;                /* in region->mem_pid's address space */
 	uint64_t start;               /* offset of this segment inside the region */
 	uint64_t length;              /* > 0: empty segments are not kept */
+	uint32_t access;              /* OMX_DRV_SEG_*, checked on every copy */
 };
 
 /* A user region.  The table holds one reference and each pull using it one
  * more (puller: for its whole life; data owner: while it builds replies);
  * destroy unlinks it and marks it dead, the last put frees it.  A dead
- * region is never copied to or from again. */
+ * region is never copied to or from again; a copy that fails (a segment
+ * without the access, or memory of another process that is gone or
+ * unmapped) kills the region too.  Segments of a shadow endpoint's region
+ * live in its frontend (mem_pid) and are copied with process_vm_readv and
+ * process_vm_writev: the grant copy. */
+/* Grant copies into a frontend's regions gathered during one receive
+ * batch (the reply payloads stay in the rx buffers until the next
+ * port_recv): one process_vm_writev instead of one per frame.  Under
+ * ep->lock; flushed before the next receive and before a completion. */
+#define OMX_DRV_WBATCH_IOV 64
+struct omx_drv_wbatch {
+	struct omx_drv_region *region;    /* the one region with writes pending, or NULL */
+	unsigned nl, nr;
+	uint64_t bytes;
+	struct iovec *local, *remote;     /* OMX_DRV_WBATCH_IOV each */
+};
+
 struct omx_drv_region {
 	uint32_t id;
 	uint32_t refs;                /* under ep->lock */
 	int dead;
+	int32_t mem_pid;              /* 0: this process */
+	struct omx_drv_wbatch *batch; /* its endpoint's (shadow), else NULL */
 	uint64_t length;
 	uint32_t nr_segs;
 	struct omx_drv_region_seg segs[];
@@ -265,6 +290,15 @@ struct omx_drv_ep {
 	uint64_t shared_next_tick;    /* jiffies; atomic */
 	uint32_t waitspin_us;         /* adaptive spin budget (omx_drv_wait.c); atomic */
 
+	/* shadow endpoint (omx_direct.h): set while open, constant meanwhile */
+	int shadow;
+	int32_t mem_pid;              /* the frontend: regions and the owner shown by tools */
+	int notify_fd;                /* eventfd the frontend sleeps on (dup of the caller's) */
+	uint64_t mem_offset;          /* the area's offset in mem_fd */
+	uint32_t open_gen;            /* bumped by every open of the slot; atomic */
+	uint64_t hostq_next_due;      /* jiffies of the next host query round (index 0) */
+	struct omx_drv_wbatch *wbatch;    /* shadow: deferred grant copies, under lock */
+
 	uint8_t *tx_frame;            /* one reusable frame (mtu bytes), under lock */
 	uint8_t *rx_bufs;             /* OMX_DRV_RX_BATCH x mtu, under lock */
 	struct omx_link_frame rx_frames[OMX_DRV_RX_BATCH];
@@ -363,6 +397,8 @@ void omx_drv_ep_put(struct omx_drv_ep *ep);
 void omx_drv_endpoints_fini(struct omx_drv *drv);
 int omx_drv_open_endpoint(struct omx_abi_driver *d, const struct omx_abi_open_endpoint *cmd,
 			  struct omx_abi_endpoint_info *out);
+/* The layout every endpoint area has. */
+void omx_drv_layout(struct omx_abi_endpoint_layout *l);
 int omx_drv_close_endpoint(struct omx_abi_driver *d, uint32_t handle);
 void *omx_drv_endpoint_area(struct omx_abi_driver *d, uint32_t handle);
 int omx_drv_get_endpoint_state(struct omx_abi_driver *d, uint32_t board_index,
@@ -405,9 +441,22 @@ int omx_drv_destroy_region(struct omx_abi_driver *d, uint32_t handle, uint32_t r
 struct omx_drv_large *omx_drv_large_get_locked(struct omx_drv_ep *ep);
 struct omx_drv_region *omx_drv_region_get_locked(struct omx_drv_ep *ep, uint32_t id);
 void omx_drv_region_put_locked(struct omx_drv_region *r);
-/* Copy len bytes at offset; the caller checked offset + len <= r->length. */
-void omx_drv_region_read(const struct omx_drv_region *r, uint64_t offset, void *dst, uint64_t len);
-void omx_drv_region_write(struct omx_drv_region *r, uint64_t offset, const void *src, uint64_t len);
+/* Copy len bytes at offset; the caller checked offset + len <= r->length.
+ * 0, or OMX_DRV_REGION_DEAD when the region is dead or the copy failed (it
+ * is dead now), OMX_DRV_REGION_GONE when the process holding its memory is
+ * gone (a split frontend that died: its endpoint is closing). */
+#define OMX_DRV_REGION_DEAD (-1)
+#define OMX_DRV_REGION_GONE (-2)
+int omx_drv_region_read(struct omx_drv_region *r, uint64_t offset, void *dst, uint64_t len);
+int omx_drv_region_write(struct omx_drv_region *r, uint64_t offset, const void *src, uint64_t len);
+/* Like region_write, but the copy may wait in the region's batch until
+ * omx_drv_region_flush or omx_drv_wbatch_flush: src must stay until then. */
+int omx_drv_region_write_deferred(struct omx_drv_region *r, uint64_t offset, const void *src, uint64_t len);
+/* The region's pending copies now: 0 or OMX_DRV_REGION_DEAD/GONE. */
+int omx_drv_region_flush(struct omx_drv_region *r);
+int omx_drv_wbatch_flush(struct omx_drv_wbatch *wb);
+/* Read the bytes from offset on into the n buffers in turn (n <= 64). */
+int omx_drv_region_readv(struct omx_drv_region *r, uint64_t offset, const struct iovec *dst, unsigned n);
 /* Endpoint close (no command in flight): abort pulls, free regions and buffers. */
 void omx_drv_large_close(struct omx_drv_ep *ep);
 /* Endpoint slot freed at driver close. */

@@ -134,7 +134,7 @@ int omx_drv_get_endpoint_state(struct omx_abi_driver *d, uint32_t board_index,
 
 	ep = omx_drv_ep_get(drv, board_index * drv->cfg.endpoint_max + endpoint_index);
 	if (ep) {
-		out->pid = (uint32_t)getpid();
+		out->pid = ep->shadow ? (uint32_t)ep->mem_pid : (uint32_t)getpid();
 		memcpy(out->command, ep->command, sizeof(out->command));
 		omx_drv_ep_put(ep);
 		return 0;
@@ -172,7 +172,7 @@ static uint64_t omx_drv_align(uint64_t v)
 	return (v + OMX_DRV_AREA_ALIGN - 1) & ~(uint64_t)(OMX_DRV_AREA_ALIGN - 1);
 }
 
-static void omx_drv_layout(struct omx_abi_endpoint_layout *l)
+void omx_drv_layout(struct omx_abi_endpoint_layout *l)
 {
 	uint64_t shm_offset;
 
@@ -192,17 +192,21 @@ static void omx_drv_layout(struct omx_abi_endpoint_layout *l)
 	l->area_size = omx_drv_shared_area_size(l, &shm_offset);
 }
 
-static int omx_drv_area_map(struct omx_drv_ep *ep)
+/* The area: our own memfd, or a shadow's (o != NULL). */
+static int omx_drv_area_map(struct omx_drv_ep *ep, const struct omx_drv_shadow_open *o)
 {
 	struct omx_abi_endpoint_layout *l = &ep->layout;
 	uint8_t *a;
 	int err;
 
 	omx_drv_layout(l);
-	err = omx_drv_shared_area_create(ep);
+	err = o ? omx_drv_shadow_area_map(ep, o->mem_fd, o->mem_offset) : omx_drv_shared_area_create(ep);
 	if (err)
 		return err;
 	a = ep->area;
+	/* A shadow's queues start empty whatever its frontend left there. */
+	if (o)
+		memset(a, 0, l->sendq_offset);
 	ep->desc = (struct omx_abi_endpoint_desc *)(a + l->desc_offset);
 	omx_eventq_init(&ep->exp_q, (union omx_abi_event *)(a + l->exp_eventq_offset), l->eventq_entries);
 	omx_eventq_init(&ep->unexp_q, (union omx_abi_event *)(a + l->unexp_eventq_offset),
@@ -237,7 +241,7 @@ static struct omx_drv_ep *omx_drv_ep_slot(struct omx_drv *drv, uint32_t board, u
 	ep->board = &drv->boards[board];
 	ep->handle = handle;
 	ep->index = index;
-	ep->claim_fd = ep->port_fd = ep->wake_fd = ep->mem_fd = ep->bell_fd = -1;
+	ep->claim_fd = ep->port_fd = ep->wake_fd = ep->mem_fd = ep->bell_fd = ep->notify_fd = -1;
 	ep->pull_next_due = UINT64_MAX;
 	/* Lookups read the slot pointer without open_lock: publish it whole. */
 	__atomic_store_n(&drv->eps[handle], ep, __ATOMIC_RELEASE);
@@ -263,13 +267,25 @@ static void omx_drv_ep_free_buffers(struct omx_drv_ep *ep)
 {
 	free(ep->tx_frame);
 	free(ep->rx_bufs);
+	free(ep->wbatch);
 	ep->tx_frame = ep->rx_bufs = NULL;
+	ep->wbatch = NULL;
 }
 
-int omx_drv_open_endpoint(struct omx_abi_driver *d, const struct omx_abi_open_endpoint *cmd,
-			  struct omx_abi_endpoint_info *out)
+static struct omx_drv_wbatch *omx_drv_wbatch_alloc(void)
 {
-	struct omx_drv *drv = omx_drv_of(d);
+	struct omx_drv_wbatch *wb = calloc(1, sizeof(*wb) + 2 * OMX_DRV_WBATCH_IOV * sizeof(struct iovec));
+
+	if (wb) {
+		wb->local = (struct iovec *)(wb + 1);
+		wb->remote = wb->local + OMX_DRV_WBATCH_IOV;
+	}
+	return wb;
+}
+
+static int omx_drv_open_common(struct omx_drv *drv, const struct omx_abi_open_endpoint *cmd,
+				const struct omx_drv_shadow_open *o, struct omx_abi_endpoint_info *out)
+{
 	struct omx_drv_board *b;
 	struct omx_link *link;
 	struct omx_drv_ep *ep;
@@ -298,9 +314,19 @@ int omx_drv_open_endpoint(struct omx_abi_driver *d, const struct omx_abi_open_en
 		err = OMX_ABI_EBUSY;
 		goto err_unlock;
 	}
+	ep->shadow = o != NULL;
+	ep->mem_pid = o ? o->mem_pid : 0;
+	ep->mem_offset = o ? o->mem_offset : 0;
+	if (o) {
+		ep->notify_fd = fcntl(o->notify_fd, F_DUPFD_CLOEXEC, 0);
+		if (ep->notify_fd < 0) {
+			err = OMX_ABI_EINVAL;
+			goto err_unlock;
+		}
+	}
 	err = omx_drv_claim(b, ep->index, &ep->claim_fd);
 	if (err)
-		goto err_unlock;
+		goto err_notify;
 	err = link->ops->port_open(link, ep->index, &ep->port);
 	if (err) {
 		omx_drv_warn("endpoint", "cannot open link port %u (%d)", ep->index, err);
@@ -309,12 +335,16 @@ int omx_drv_open_endpoint(struct omx_abi_driver *d, const struct omx_abi_open_en
 		goto err_claim;
 	}
 	ep->port_fd = link->ops->port_fd(ep->port);
-	err = omx_drv_area_map(ep);
+	err = omx_drv_area_map(ep, o);
 	if (err)
 		goto err_port;
 	err = omx_drv_ep_buffers(ep);
 	if (err)
 		goto err_area;
+	if (o && !(ep->wbatch = omx_drv_wbatch_alloc())) {
+		err = OMX_ABI_ENOMEM;
+		goto err_buffers;
+	}
 	ep->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (ep->wake_fd < 0) {
 		err = OMX_ABI_ENOMEM;
@@ -330,14 +360,15 @@ int omx_drv_open_endpoint(struct omx_abi_driver *d, const struct omx_abi_open_en
 		snprintf(ep->command, sizeof(ep->command), "%.*s", (int)sizeof(ep->command) - 1,
 			 cmd->command);
 	else
-		omx_drv_read_comm(getpid(), ep->command, sizeof(ep->command));
+		omx_drv_read_comm(o ? o->mem_pid : getpid(), ep->command, sizeof(ep->command));
 	ep->desc->abi_version = OMX_ABI_VERSION;
-	ep->desc->owner_pid = (uint32_t)getpid();
+	ep->desc->owner_pid = o ? (uint32_t)o->mem_pid : (uint32_t)getpid();
 	ep->desc->session_id = session;
 	if (b->mtu < OMX_DRV_GOOD_MTU)
 		ep->desc->status |= OMX_ABI_DESC_IFACE_BAD_MTU;
 	ep->waiters = ep->waiters_old = 0;
 	ep->shared_next_tick = 0;
+	ep->hostq_next_due = 0;
 	ep->waitspin_us = drv->cfg.waitspin_us;
 	err = omx_drv_shared_ep_open(ep);
 	if (err)
@@ -349,6 +380,8 @@ int omx_drv_open_endpoint(struct omx_abi_driver *d, const struct omx_abi_open_en
 	out->endpoint_index = ep->index;
 	out->session_id = session;
 	out->layout = ep->layout;
+	/* A mapping of this slot's previous area is stale from here on. */
+	__atomic_store_n(&ep->open_gen, ep->open_gen + 1, __ATOMIC_RELEASE);
 	/* Everything above is visible to a lookup that sees OK (omx_drv_ep_get). */
 	__atomic_store_n(&ep->state, OMX_DRV_EP_OK, __ATOMIC_SEQ_CST);
 	pthread_mutex_unlock(&drv->open_lock);
@@ -368,9 +401,43 @@ err_port:
 err_claim:
 	close(ep->claim_fd);
 	ep->claim_fd = -1;
+err_notify:
+	if (ep->notify_fd >= 0)
+		close(ep->notify_fd);
+	ep->notify_fd = -1;
+	ep->shadow = 0;
 err_unlock:
 	pthread_mutex_unlock(&drv->open_lock);
 	return err;
+}
+
+int omx_drv_open_endpoint(struct omx_abi_driver *d, const struct omx_abi_open_endpoint *cmd,
+			  struct omx_abi_endpoint_info *out)
+{
+	return omx_drv_open_common(omx_drv_of(d), cmd, NULL, out);
+}
+
+int omx_drv_shadow_host_init(struct omx_abi_driver *d)
+{
+	struct omx_drv *drv = omx_drv_of(d);
+	int err = 0;
+
+	omx_drv_uq_set_default_wait(OMX_DRV_UQ_SHADOW_WAIT_US);
+	pthread_mutex_lock(&drv->open_lock);
+	if (!drv->shared)
+		err = omx_drv_shared_init(drv);
+	pthread_mutex_unlock(&drv->open_lock);
+	return err;
+}
+
+int omx_drv_shadow_open(struct omx_abi_driver *d, const struct omx_drv_shadow_open *o,
+			struct omx_abi_endpoint_info *out)
+{
+	if (o->mem_fd < 0 || o->notify_fd < 0 || o->mem_pid <= 0)
+		return OMX_ABI_EINVAL;
+	/* Every area this process touches from now on is another's. */
+	omx_drv_uq_set_default_wait(OMX_DRV_UQ_SHADOW_WAIT_US);
+	return omx_drv_open_common(omx_drv_of(d), &o->cmd, o, out);
 }
 
 /* Called with open_lock held on an endpoint in state OK. */
@@ -399,6 +466,11 @@ static void omx_drv_ep_teardown(struct omx_drv_ep *ep)
 	ep->claim_fd = -1;
 	close(ep->wake_fd);
 	ep->wake_fd = -1;
+	if (ep->notify_fd >= 0)
+		close(ep->notify_fd);
+	ep->notify_fd = -1;
+	ep->shadow = 0;
+	ep->mem_pid = 0;
 	omx_drv_ep_free_buffers(ep);
 	ep->session = 0;
 	memset(ep->command, 0, sizeof(ep->command));

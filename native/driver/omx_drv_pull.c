@@ -105,6 +105,9 @@ static int omx_drv_pull_complete_locked(struct omx_drv_ep *ep, struct omx_drv_pu
 	union omx_abi_event *ev;
 	int posted = 0;
 
+	/* Deferred copies land before the completion says the data is there. */
+	if (omx_drv_region_flush(p->region) && status == OMX_ABI_STATUS_SUCCESS)
+		status = OMX_ABI_STATUS_ABORTED;
 	/* The lib reserved this slot before the command; no room is its bug. */
 	if (omx_eventq_space(&ep->exp_q)) {
 		ev = omx_eventq_begin(&ep->exp_q);
@@ -389,7 +392,10 @@ int omx_drv_pull_reply_locked(struct omx_drv_ep *ep, uint64_t src_addr,
 	if (p->region->dead)
 		return omx_drv_pull_complete_locked(ep, p, OMX_ABI_STATUS_ABORTED);
 
-	omx_drv_region_write(p->region, start, payload, r->frame_length);
+	/* A region whose memory went away (a split frontend's) kills the pull;
+	 * a frontend's copies wait for the end of the receive batch. */
+	if (omx_drv_region_write_deferred(p->region, start, payload, r->frame_length))
+		return omx_drv_pull_complete_locked(ep, p, OMX_ABI_STATUS_ABORTED);
 	omx_drv_count(ep->board, OMX_COUNTER_RECV_PULL_REPLY);
 	b->got |= bit;
 	p->frames_got++;

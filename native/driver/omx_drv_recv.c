@@ -576,6 +576,9 @@ int omx_drv_rx_drain_locked(struct omx_drv_ep *ep)
 			n = OMX_DRV_RX_BATCH;
 		for (int i = 0; i < n; i++)
 			posted += omx_drv_rx_frame(ep, ep->rx_frames[i].data, ep->rx_frames[i].len);
+		/* Pull replies bound for a frontend point into rx_bufs (omx_drv.h). */
+		if (ep->wbatch)
+			(void)omx_drv_wbatch_flush(ep->wbatch);
 		if (n < OMX_DRV_RX_BATCH)
 			break;
 	}

@@ -9,6 +9,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 
 #include "omx_drv_shared.h"
 
@@ -441,6 +442,7 @@ void omx_drv_send_pull_replies_locked(struct omx_drv_ep *ep, const struct omx_wi
 {
 	struct omx_drv_board *b = ep->board;
 	struct omx_drv_large *lg = ep->large;
+	struct iovec iov[OMX_PULL_REPLY_PER_BLOCK];
 	struct omx_wire_pull_reply r;
 	uint32_t left = p->block_length;
 	uint32_t flen = b->pull_reply_max - p->first_frame_offset;
@@ -464,16 +466,30 @@ void omx_drv_send_pull_replies_locked(struct omx_drv_ep *ep, const struct omx_wi
 			flen = left;
 		r.frame_seqnum = (uint8_t)(p->frame_index + k);
 		r.frame_length = (uint16_t)flen;
-		r.msg_offset = (uint32_t)msg_offset;
+		r.msg_offset = (uint32_t)(msg_offset + p->block_length - left);
 		omx_wire_head_encode(frame, head);
 		omx_wire_pull_reply_encode(body, &r);
-		omx_drv_region_read(region, p->pulled_rdma_offset + msg_offset,
-				    body + OMX_WIRE_PULL_REPLY_LEN, flen);
-		lg->reply_frames[k].data = frame;
-		lg->reply_frames[k].len = omx_drv_frame_finish(b, frame, OMX_WIRE_PULL_REPLY_LEN + flen);
-		msg_offset += flen;
+		iov[k].iov_base = body + OMX_WIRE_PULL_REPLY_LEN;
+		iov[k].iov_len = flen;
 		left -= flen;
 		flen = b->pull_reply_max;
+	}
+	/* One copy for the block (one grant copy for a split frontend's region);
+	 * memory that went away: the puller learns at once, as from a closed
+	 * endpoint when its owner died. */
+	rest = omx_drv_region_readv(region, p->pulled_rdma_offset + msg_offset, iov, nr);
+	if (rest) {
+		omx_drv_count(b, OMX_COUNTER_DROP_PULL_BAD_REGION);
+		omx_drv_send_nack_mcp_locked(ep, head, p->dst_endpoint,
+					     rest == OMX_DRV_REGION_GONE ? OMX_NACK_TYPE_ENDPT_CLOSED
+									 : OMX_NACK_TYPE_BAD_RDMAWIN,
+					     p->src_pull_handle, p->src_magic);
+		return;
+	}
+	for (uint32_t k = 0; k < nr; k++) {
+		lg->reply_frames[k].data = lg->reply_bufs + (size_t)k * b->mtu;
+		lg->reply_frames[k].len = omx_drv_frame_finish(b, lg->reply_frames[k].data,
+							       OMX_WIRE_PULL_REPLY_LEN + (uint32_t)iov[k].iov_len);
 	}
 	rest = b->link->ops->port_send(ep->port, lg->reply_frames, nr);
 	if (rest != 0)

@@ -26,6 +26,7 @@
 #include "omx_drv_shared.h"
 
 #define OMX_DRV_SHARED_BUCKETS 64
+#define OMX_DRV_CLAIM_FETCH_MS 20       /* a backend answers its claim at once; else the link */
 
 struct omx_drv_shared_att {
 	struct omx_drv_shared_att *next;  /* hash chain */
@@ -40,6 +41,9 @@ struct omx_drv_shared_att {
 	struct sockaddr_un bell;
 	socklen_t bell_len;
 	uint64_t next_check;          /* jiffies of the next pidfd check */
+	int shadow;                   /* handed out by a backend: untrusted */
+	struct omx_drv_ep *local;     /* our own shadow endpoint, alive while open_gen holds */
+	uint32_t gen;
 };
 
 struct omx_drv_shared {
@@ -177,7 +181,6 @@ int omx_drv_shared_ep_open(struct omx_drv_ep *ep)
 {
 	struct omx_drv_shm *shm = ep->shm;
 	struct omx_drv *drv = ep->drv;
-	pthread_mutexattr_t ma;
 	struct sockaddr_un sa;
 	socklen_t len;
 	uint64_t shm_offset;
@@ -198,15 +201,15 @@ int omx_drv_shared_ep_open(struct omx_drv_ep *ep)
 	}
 	ep->bell_fd = fd;
 
-	pthread_mutexattr_init(&ma);
-	pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
-	pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST);
-	pthread_mutex_init(&shm->lock, &ma);
-	pthread_mutexattr_destroy(&ma);
-
+	/* A shadow's area is another's memfd: start from a clean tail (the
+	 * segment table is covered by the region heads being absent). */
+	if (ep->shadow)
+		memset(shm, 0, offsetof(struct omx_drv_shm, segs));
+	shm->lock = 0;
 	shm->magic = OMX_DRV_SHM_MAGIC;
 	shm->version = OMX_DRV_SHM_VERSION;
 	shm->owner_pid = (uint32_t)getpid();
+	shm->mem_pid = ep->shadow ? (uint32_t)ep->mem_pid : (uint32_t)getpid();
 	shm->board_addr = ep->board->addr;
 	shm->endpoint_index = ep->index;
 	shm->session = ep->session;
@@ -250,81 +253,11 @@ int omx_drv_shared_bell_drain(struct omx_drv_ep *ep)
 	return rang;
 }
 
-/* ---- the unexpected queue, many producers ---------------------------------- */
-
-static int omx_drv_uq_lock(struct omx_drv_shm *shm, union omx_abi_event *slots, uint32_t entries)
-{
-	int r = pthread_mutex_lock(&shm->lock);
-
-	if (r == EOWNERDEAD) {
-		/* The dead producer may have published its slot without advancing
-		 * the index; a slot whose id is that of index `next` was published
-		 * (a stale lap carries another id, see omx_eventq.h). */
-		uint32_t next = __atomic_load_n(&shm->unexp_next, __ATOMIC_RELAXED);
-
-		if (__atomic_load_n(&slots[next & (entries - 1)].generic.id, __ATOMIC_ACQUIRE) ==
-		    omx_eventq_id(next))
-			__atomic_store_n(&shm->unexp_next, next + 1, __ATOMIC_RELEASE);
-		pthread_mutex_consistent(&shm->lock);
-		r = 0;
-	}
-	return r;
-}
-
-union omx_abi_event *omx_drv_uq_begin(struct omx_drv_shm *shm, union omx_abi_event *slots, uint32_t entries)
-{
-	union omx_abi_event *ev;
-	uint32_t next;
-
-	if (omx_drv_uq_lock(shm, slots, entries))
-		return NULL;
-	next = shm->unexp_next;
-	/* Also refuses a corrupted pair (more outstanding than slots). */
-	if (next - shm->unexp_released >= entries) {
-		pthread_mutex_unlock(&shm->lock);
-		return NULL;
-	}
-	ev = &slots[next & (entries - 1)];
-	memset(ev->generic.body, 0, sizeof(ev->generic.body));
-	return ev;
-}
-
-uint32_t omx_drv_uq_index(const struct omx_drv_shm *shm)
-{
-	return shm->unexp_next;
-}
-
-void omx_drv_uq_publish(struct omx_drv_shm *shm, union omx_abi_event *ev, uint8_t type)
-{
-	uint32_t next = shm->unexp_next;
-
-	ev->generic.type = type;
-	/* Release: the consumer that acquire-loads the id sees the body (and
-	 * the recvq slot written before). */
-	__atomic_store_n(&ev->generic.id, omx_eventq_id(next), __ATOMIC_RELEASE);
-	/* After the id: a producer dying here leaves a published slot that the
-	 * next lock owner recognises (omx_drv_uq_lock). */
-	__atomic_store_n(&shm->unexp_next, next + 1, __ATOMIC_RELEASE);
-	pthread_mutex_unlock(&shm->lock);
-}
-
-int omx_drv_uq_release(struct omx_drv_shm *shm, union omx_abi_event *slots, uint32_t entries, uint32_t count)
-{
-	int r = omx_drv_uq_lock(shm, slots, entries);
-
-	if (r)
-		return OMX_ABI_EIO;
-	if (shm->unexp_next - shm->unexp_released < count)
-		r = OMX_ABI_EINVAL;
-	else
-		shm->unexp_released += count;
-	pthread_mutex_unlock(&shm->lock);
-	return r;
-}
-
 /* ---- mapping a destination --------------------------------------------------- */
 
-static int omx_drv_att_owner(uint64_t addr, uint32_t index, pid_t *pid)
+/* Connect to the claim of (addr, index): the owner's pid and the open
+ * connection (a backend answers on it, omx_drv_shadow.c). */
+static int omx_drv_att_owner(uint64_t addr, uint32_t index, pid_t *pid, int *conn)
 {
 	struct sockaddr_un sa;
 	socklen_t len = omx_drv_claim_addr(addr, index, &sa), clen;
@@ -344,11 +277,13 @@ static int omx_drv_att_owner(uint64_t addr, uint32_t index, pid_t *pid)
 	}
 	clen = sizeof(cred);
 	r = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen);
-	close(fd);
 	/* Same user only: another user's endpoint is reached over the link. */
-	if (r < 0 || cred.pid <= 0 || cred.uid != getuid())
+	if (r < 0 || cred.pid <= 0 || cred.uid != getuid()) {
+		close(fd);
 		return OMX_DRV_SHARED_FALLBACK;
+	}
 	*pid = cred.pid;
+	*conn = fd;
 	return 0;
 }
 
@@ -364,15 +299,43 @@ static int omx_drv_att_check(const struct omx_drv_shm *shm, const struct omx_abi
 	       __atomic_load_n(&shm->state, __ATOMIC_ACQUIRE) == OMX_DRV_SHM_OPEN;
 }
 
-/* Map the memfd of (addr, index) held by pid: 0, NACK (not open) or FALLBACK. */
-static int omx_drv_att_map(struct omx_drv_ep *ep, uint64_t addr, uint32_t index, pid_t pid,
-			   struct omx_drv_shared_att *a)
+/* Map size bytes of fd at off and check the header; 0 or -1. */
+static int omx_drv_att_map_fd(struct omx_drv_ep *ep, int fd, uint64_t off, uint64_t addr, uint32_t index,
+			      pid_t pid, struct omx_drv_shared_att *a)
 {
 	const struct omx_abi_endpoint_layout *l = &ep->layout;
-	char dir[64], path[320], want[96], name[64], link[128];
 	uint64_t shm_offset, size = omx_drv_shared_area_size(l, &shm_offset);
+	struct stat st;
+	uint8_t *m;
+
+	if (fstat(fd, &st) < 0 || off % OMX_DRV_AREA_ALIGN || (uint64_t)st.st_size < off ||
+	    (uint64_t)st.st_size - off < size || (fcntl(fd, F_GET_SEALS) & F_SEAL_SHRINK) == 0)
+		return -1;
+	/* An area we own is exactly its size; a frontend's may sit in a bigger memfd. */
+	if (!a->shadow && ((uint64_t)st.st_size != size || off))
+		return -1;
+	m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)off);
+	if (m == MAP_FAILED)
+		return -1;
+	if (!omx_drv_att_check((struct omx_drv_shm *)(m + shm_offset), l, shm_offset, pid, addr, index)) {
+		munmap(m, size);
+		return -1;
+	}
+	madvise(m, size, MADV_DONTFORK);
+	a->area = m;
+	a->area_size = size;
+	a->shm = (struct omx_drv_shm *)(m + shm_offset);
+	return 0;
+}
+
+/* Map the memfd of (addr, index) held by pid: 0, NACK (not open) or FALLBACK. */
+static int omx_drv_att_map(struct omx_drv_ep *ep, uint64_t addr, uint32_t index, pid_t pid, int conn,
+			   struct omx_drv_shared_att *a)
+{
+	char dir[64], path[320], want[96], name[64], link[128];
 	struct dirent *de;
-	int found = 0, denied = 0;
+	int found = 0, denied = 0, fd;
+	uint64_t off;
 	DIR *d;
 
 	omx_drv_shared_name(name, sizeof(name), addr, index);
@@ -382,10 +345,7 @@ static int omx_drv_att_map(struct omx_drv_ep *ep, uint64_t addr, uint32_t index,
 	if (!d)
 		return errno == ENOENT ? OMX_DRV_SHARED_NACK : OMX_DRV_SHARED_FALLBACK;
 	while (!found && (de = readdir(d))) {
-		struct stat st;
 		ssize_t n;
-		uint8_t *m;
-		int fd;
 
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		n = readlink(path, link, sizeof(link) - 1);
@@ -399,51 +359,64 @@ static int omx_drv_att_map(struct omx_drv_ep *ep, uint64_t addr, uint32_t index,
 			denied = 1;
 			continue;
 		}
-		if (fstat(fd, &st) < 0 || (uint64_t)st.st_size != size ||
-		    (fcntl(fd, F_GET_SEALS) & F_SEAL_SHRINK) == 0) {
-			close(fd);
-			continue;
-		}
-		m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		found = omx_drv_att_map_fd(ep, fd, 0, addr, index, pid, a) == 0;
 		close(fd);
-		if (m == MAP_FAILED)
-			continue;
-		if (!omx_drv_att_check((struct omx_drv_shm *)(m + shm_offset), l, shm_offset, pid, addr, index)) {
-			munmap(m, size);
-			continue;
-		}
-		madvise(m, size, MADV_DONTFORK);
-		a->area = m;
-		a->area_size = size;
-		a->shm = (struct omx_drv_shm *)(m + shm_offset);
-		found = 1;
 	}
 	closedir(d);
 	if (found)
 		return 0;
-	/* Claimed but no open area: the owner is still opening or already closing. */
-	return denied ? OMX_DRV_SHARED_FALLBACK : OMX_DRV_SHARED_NACK;
+	if (denied)
+		return OMX_DRV_SHARED_FALLBACK;
+	/* No area by that name: a backend's shadow endpoint hands its own out
+	 * on the claim (a backend never holds such names); a direct owner that
+	 * is still opening or already closing hangs up or stays silent. */
+	fd = omx_drv_shadow_claim_fetch(conn, &off, OMX_DRV_CLAIM_FETCH_MS);
+	if (fd < 0)
+		return fd == OMX_DRV_SHARED_NACK ? OMX_DRV_SHARED_NACK : OMX_DRV_SHARED_FALLBACK;
+	a->shadow = 1;
+	found = omx_drv_att_map_fd(ep, fd, off, addr, index, pid, a) == 0;
+	close(fd);
+	return found ? 0 : OMX_DRV_SHARED_NACK;
+}
+
+/* Our own shadow endpoint: a second mapping of its area, alive with it. */
+static int omx_drv_att_map_local(struct omx_drv_ep *ep, struct omx_drv_ep *dst, struct omx_drv_shared_att *a)
+{
+	a->shadow = 1;
+	if (omx_drv_att_map_fd(ep, dst->mem_fd, dst->mem_offset, dst->board->addr, dst->index, getpid(), a))
+		return OMX_DRV_SHARED_NACK;
+	a->local = dst;
+	a->gen = __atomic_load_n(&dst->open_gen, __ATOMIC_ACQUIRE);
+	return 0;
 }
 
 static int omx_drv_att_create(struct omx_drv_ep *ep, uint64_t addr, uint32_t index,
 			      struct omx_drv_shared_att **out)
 {
 	struct omx_drv_shared_att *a;
+	struct omx_drv_ep *dst;
 	pid_t pid;
-	int r;
+	int r, conn;
 
-	r = omx_drv_att_owner(addr, index, &pid);
+	r = omx_drv_att_owner(addr, index, &pid, &conn);
 	if (r)
 		return r;
 	a = calloc(1, sizeof(*a));
-	if (!a)
+	if (!a) {
+		close(conn);
 		return OMX_ABI_ENOMEM;
-	a->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (a->pidfd < 0 && errno == ESRCH) {
-		free(a);
-		return OMX_DRV_SHARED_NACK;
 	}
-	r = omx_drv_att_map(ep, addr, index, pid, a);
+	a->pidfd = -1;
+	dst = pid == getpid() ? omx_drv_shadow_local(ep->drv, addr, index) : NULL;
+	if (dst) {
+		r = omx_drv_att_map_local(ep, dst, a);
+		omx_drv_ep_put(dst);
+	} else {
+		a->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+		r = a->pidfd < 0 && errno == ESRCH ? OMX_DRV_SHARED_NACK
+						     : omx_drv_att_map(ep, addr, index, pid, conn, a);
+	}
+	close(conn);
 	if (r) {
 		if (a->pidfd >= 0)
 			close(a->pidfd);
@@ -466,6 +439,10 @@ static int omx_drv_att_alive(struct omx_drv_shared_att *a, int probe)
 {
 	struct pollfd pfd;
 
+	/* Our own shadow: its state is ours, not what its frontend wrote. */
+	if (a->local)
+		return __atomic_load_n(&a->local->state, __ATOMIC_SEQ_CST) == OMX_DRV_EP_OK &&
+		       __atomic_load_n(&a->local->open_gen, __ATOMIC_ACQUIRE) == a->gen;
 	if (__atomic_load_n(&a->shm->state, __ATOMIC_ACQUIRE) != OMX_DRV_SHM_OPEN)
 		return 0;
 	if (!probe)
@@ -584,6 +561,11 @@ int omx_drv_sdest_get(struct omx_drv_ep *ep, uint32_t peer_index, uint32_t dest_
 	}
 	d->att = a;
 	d->shm = shm;
+	d->shadow = a->shadow;
+	d->local = a->local;
+	d->local_gen = a->gen;
+	d->wait_us = a->shadow ? OMX_DRV_UQ_SHADOW_WAIT_US
+			       : omx_drv_uq_default_wait();
 	/* Our own layout, equal to the one checked at attach: the owner may
 	 * rewrite its header, never move our writes outside its area. */
 	d->unexp = (union omx_abi_event *)(a->area + ep->layout.unexp_eventq_offset);
@@ -609,6 +591,16 @@ void omx_drv_sdest_ring(struct omx_drv_ep *ep, const struct omx_drv_sdest *d)
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (!__atomic_load_n(&d->shm->sleepers, __ATOMIC_RELAXED))
 		return;
+	/* Our own shadow's doorbell is its frontend's eventfd. */
+	if (d->local) {
+		struct omx_drv_ep *l = omx_drv_ep_get(ep->drv, d->local->handle);
+
+		if (l && __atomic_load_n(&l->open_gen, __ATOMIC_ACQUIRE) == d->local_gen)
+			omx_drv_shadow_ring_ep(l);
+		if (l)
+			omx_drv_ep_put(l);
+		return;
+	}
 	/* EAGAIN: the doorbell is full, so it is ringing already. */
 	(void)sendto(ep->drv->shared->bell_tx, &bell, 1, MSG_DONTWAIT | MSG_NOSIGNAL,
 		     (struct sockaddr *)&a->bell, a->bell_len);
@@ -644,9 +636,12 @@ void omx_drv_shared_tick(struct omx_drv_ep *ep)
 		__atomic_store_n(&ep->shared_next_tick, now + OMX_DRV_SHARED_CHECK_MS, __ATOMIC_RELAXED);
 		/* Owner lookups connect to our claim and are never served: drop
 		 * them here too, so the backlog of an endpoint that never sleeps
-		 * stays usable. */
-		while ((fd = accept4(ep->claim_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0)
-			close(fd);
+		 * stays usable.  A shadow endpoint's are served. */
+		if (ep->shadow)
+			omx_drv_shadow_claim_serve(ep);
+		else
+			while ((fd = accept4(ep->claim_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0)
+				close(fd);
 	}
 	if (now < __atomic_load_n(&s->next_sweep, __ATOMIC_RELAXED))
 		return;

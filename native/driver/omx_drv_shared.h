@@ -18,12 +18,25 @@
  * the link, which needs no rights.
  *
  * The unexpected queue has many producers: the owner's own receive demux
- * and every local sender.  They serialise on a process-shared robust mutex
- * in the area.  A producer fills the slot, release-stores its id, and only
- * then advances unexp_next; so a producer killed holding the mutex leaves
- * either an unpublished slot (overwritten by the next one) or a published
- * slot with unexp_next not yet advanced, which the next owner of the mutex
- * (EOWNERDEAD) recognises by its id and skips.
+ * and every local sender.  They serialise on a lock word in the area that
+ * holds the producer's thread id (no pthread object: the area may be
+ * writable by a process nobody trusts, a split frontend, and a robust
+ * mutex there would let it steer glibc's robust list).  A producer fills
+ * the slot, release-stores its id, and only then advances unexp_next; so a
+ * producer killed holding the lock leaves either an unpublished slot
+ * (overwritten by the next one) or a published slot with unexp_next not yet
+ * advanced, which the next producer, on finding the holder's thread gone,
+ * recognises by its id and skips.  Taking the lock is timed: past the
+ * deadline the producer drops its event and counts it (the sender resends).
+ *
+ * Shadow endpoints (omx_direct.h, the split backend): the claim holder is
+ * the backend, the area is a split frontend's memfd and the published
+ * region segments are addresses in that frontend (mem_pid).  A process that
+ * finds no area named for the endpoint in the claim holder's fd table reads
+ * it from the claim socket instead (the backend answers with the memfd);
+ * such an area is untrusted: its lock is taken with a short deadline and
+ * pulls from it go over the link, served by the backend from its own region
+ * table, never from segments read in the area.
  *
  * Wakeups (X4): a waiter about to block increments `sleepers`, issues a full
  * fence, re-checks the queue and only then polls; a producer issues a full
@@ -48,7 +61,7 @@
 #include "omx_abi.h"
 
 #define OMX_DRV_SHM_MAGIC 0x4f4d5853u     /* "OMXS" */
-#define OMX_DRV_SHM_VERSION 1
+#define OMX_DRV_SHM_VERSION 2
 #define OMX_DRV_SHM_BOARDS 8
 #define OMX_DRV_SHARED_CHECK_MS 100       /* liveness re-check period per destination */
 
@@ -94,12 +107,12 @@ struct omx_drv_shm {
 	uint64_t shm_size;            /* owner: sizeof(struct omx_drv_shm) */
 	uint64_t shm_offset;          /* owner: offset of this struct in the area */
 	uint32_t nr_boards;           /* owner */
-	uint32_t pad0;
+	uint32_t mem_pid;             /* owner: whose address space the published segments name */
 	struct omx_abi_endpoint_layout layout;        /* owner */
 	struct omx_drv_shm_board boards[OMX_DRV_SHM_BOARDS]; /* owner */
 
 	/* Producers of the unexpected queue (every local sender, the owner's rx). */
-	_Alignas(64) pthread_mutex_t lock;
+	_Alignas(64) uint32_t lock;   /* producers: thread id of the holder, 0 = free */
 	uint32_t unexp_next;          /* producers, under lock; read atomically by the owner */
 	uint32_t unexp_released;      /* owner's release command, under lock */
 
@@ -110,7 +123,6 @@ struct omx_drv_shm {
 	struct omx_drv_shm_seg segs[OMX_ABI_REGION_ID_MAX][OMX_ABI_REGION_SEGMENTS_MAX]; /* owner */
 };
 
-static_assert(sizeof(pthread_mutex_t) <= 56, "the producer lock and its indices share a cache line pair");
 static_assert(sizeof(struct omx_drv_shm_region) == 16, "a published region head is 16 bytes");
 static_assert(sizeof(struct omx_drv_shm_seg) == 16, "a published segment is 16 bytes");
 static_assert(offsetof(struct omx_drv_shm, layout) % 8 == 0, "layout is read as u64 fields");
@@ -133,6 +145,10 @@ struct omx_drv_sdest {
 	struct omx_abi_endpoint_desc *desc;
 	uint8_t *recvq;
 	uint16_t src_peer_index;      /* the sender's board in the destination's peer table */
+	uint32_t wait_us;             /* bound on its producer lock */
+	int shadow;                   /* an untrusted area (a split frontend's) */
+	struct omx_drv_ep *local;     /* a shadow endpoint of this process, else NULL */
+	uint32_t local_gen;           /* its open_gen when mapped */
 };
 
 /* omx_drv_shared.c */
@@ -149,13 +165,25 @@ void omx_drv_shared_ep_close(struct omx_drv_ep *ep);
 int omx_drv_shared_bell_drain(struct omx_drv_ep *ep);
 /* Producer side of any endpoint's unexpected queue: begin takes the lock
  * and returns the zeroed next slot, or NULL (lock released) when the queue
- * is full; index is the slot's running index while the lock is held;
- * publish stores the type and id, advances the producer index, unlocks. */
+ * is full or the lock could not be had in time (the caller counts a full
+ * queue either way); index is the slot's running index while the lock is
+ * held; publish stores the type and id, advances the producer index,
+ * unlocks.  begin waits at most the process default: OMX_DRV_UQ_WAIT_US in
+ * a direct process, OMX_DRV_UQ_SHADOW_WAIT_US once it hosts shadow
+ * endpoints (every area it touches is then another's); begin_timed takes
+ * the bound from the caller. */
+#define OMX_DRV_UQ_WAIT_US 200000
+#define OMX_DRV_UQ_SHADOW_WAIT_US 2000
 union omx_abi_event *omx_drv_uq_begin(struct omx_drv_shm *shm, union omx_abi_event *slots, uint32_t entries);
+union omx_abi_event *omx_drv_uq_begin_timed(struct omx_drv_shm *shm, union omx_abi_event *slots,
+					    uint32_t entries, uint32_t wait_us);
 uint32_t omx_drv_uq_index(const struct omx_drv_shm *shm);
 void omx_drv_uq_publish(struct omx_drv_shm *shm, union omx_abi_event *ev, uint8_t type);
-/* The owner hands back count consumed slots (refuses more than were produced). */
+/* The owner hands back count consumed slots (refuses more than were
+ * produced; OMX_ABI_EIO when the lock could not be had in time). */
 int omx_drv_uq_release(struct omx_drv_shm *shm, union omx_abi_event *slots, uint32_t entries, uint32_t count);
+void omx_drv_uq_set_default_wait(uint32_t wait_us);
+uint32_t omx_drv_uq_default_wait(void);
 /* Resolve peer_index/dest_endpoint to a mapped destination (0, reference
  * held), OMX_DRV_SHARED_FALLBACK, OMX_DRV_SHARED_NACK or OMX_ABI_E*. */
 int omx_drv_sdest_get(struct omx_drv_ep *ep, uint32_t peer_index, uint32_t dest_endpoint,
@@ -165,6 +193,23 @@ void omx_drv_sdest_put(struct omx_drv_ep *ep, struct omx_drv_sdest *d);
 void omx_drv_sdest_ring(struct omx_drv_ep *ep, const struct omx_drv_sdest *d);
 /* The owner pid of d (for process_vm_readv). */
 pid_t omx_drv_sdest_pid(const struct omx_drv_sdest *d);
+
+/* omx_drv_shadow.c: the engine side of shadow endpoints (see the top). */
+/* Map a caller's memfd as ep's area (ep->layout set): checks seals and size. */
+int omx_drv_shadow_area_map(struct omx_drv_ep *ep, int fd, uint64_t offset);
+/* Answer claim connections: the area memfd to peers of our uid, nothing to
+ * others (a state query only wants SO_PEERCRED). */
+void omx_drv_shadow_claim_serve(struct omx_drv_ep *ep);
+/* A claim holder's answer on conn, waiting up to timeout_ms: the memfd
+ * (>= 0, *offset set), OMX_DRV_SHARED_NACK when it closed without one,
+ * OMX_DRV_SHARED_FALLBACK when none came in time. */
+int omx_drv_shadow_claim_fetch(int conn, uint64_t *offset, int timeout_ms);
+/* After posting into a shadow endpoint's queues: write its notify eventfd
+ * if a frontend thread sleeps on it (the doorbell rule, X4). */
+void omx_drv_shadow_ring_ep(struct omx_drv_ep *ep);
+/* The in-process endpoint of (board address, index) if it is an open
+ * shadow endpoint (reference held, omx_drv_ep_put), else NULL. */
+struct omx_drv_ep *omx_drv_shadow_local(struct omx_drv *drv, uint64_t addr, uint32_t index);
 
 /* omx_drv_shared_send.c: each returns 0, OMX_DRV_SHARED_FALLBACK or OMX_ABI_E*. */
 int omx_drv_shared_tx_msg(struct omx_drv_ep *ep, uint32_t peer_index, const struct omx_wire_msg *m,

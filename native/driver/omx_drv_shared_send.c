@@ -10,6 +10,7 @@
  * Counters go to the "shared" pseudo-board of the sending driver.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -74,7 +75,7 @@ static int omx_drv_shared_dest(struct omx_drv_ep *ep, uint32_t peer_index, uint8
 /* The destination's next unexpected slot, or NULL (counted, flagged) when full. */
 static union omx_abi_event *omx_drv_shared_begin(struct omx_drv_ep *ep, struct omx_drv_sdest *d)
 {
-	union omx_abi_event *ev = omx_drv_uq_begin(d->shm, d->unexp, ep->layout.eventq_entries);
+	union omx_abi_event *ev = omx_drv_uq_begin_timed(d->shm, d->unexp, ep->layout.eventq_entries, d->wait_us);
 
 	if (!ev) {
 		omx_drv_count_shared(ep->drv, OMX_COUNTER_UNEXP_EVENTQ_FULL);
@@ -422,6 +423,133 @@ static int omx_drv_shared_copy(pid_t pid, const struct omx_drv_shared_rsnap *src
 	return 0;
 }
 
+#define OMX_DRV_SHARED_BOUNCE (1u << 20)   /* bytes per step of a two-process copy */
+
+/* Read n bytes of the owner's published region at off into buf. */
+static int omx_drv_shared_read_snap(pid_t pid, const struct omx_drv_shared_rsnap *src, uint64_t off,
+				    uint8_t *buf, size_t n)
+{
+	struct iovec liov = { .iov_base = buf, .iov_len = n }, riov[OMX_DRV_SHARED_IOV];
+	uint32_t si = 0;
+
+	while (si < src->nr && off >= src->segs[si].len)
+		off -= src->segs[si++].len;
+	while (n) {
+		unsigned long k = 0;
+		size_t want = 0;
+		ssize_t got;
+
+		while (n && k < OMX_DRV_SHARED_IOV && si < src->nr) {
+			uint64_t a = src->segs[si].len - off;
+
+			if (a > n)
+				a = n;
+			riov[k].iov_base = (void *)(uintptr_t)(src->segs[si].addr + off);
+			riov[k].iov_len = a;
+			k++;
+			want += a;
+			n -= a;
+			off += a;
+			if (off == src->segs[si].len) {
+				si++;
+				off = 0;
+			}
+		}
+		liov.iov_len = want;
+		got = process_vm_readv(pid, &liov, 1, riov, k, 0);
+		if (got < 0)
+			return errno;
+		if ((size_t)got != want)
+			return EFAULT;
+		liov.iov_base = (uint8_t *)liov.iov_base + want;
+	}
+	return 0;
+}
+
+/* Our region lives in a frontend (we are a shadow): through a buffer. */
+static int omx_drv_shared_copy_bounce(pid_t pid, const struct omx_drv_shared_rsnap *src, uint64_t src_off,
+				      struct omx_drv_region *dst, uint64_t len)
+{
+	size_t step = len < OMX_DRV_SHARED_BOUNCE ? (size_t)len : OMX_DRV_SHARED_BOUNCE;
+	uint8_t *buf = malloc(step ? step : 1);
+	int e = 0;
+
+	if (!buf)
+		return ENOMEM;
+	for (uint64_t pos = 0; pos < len && !e; pos += step) {
+		size_t n = len - pos < step ? (size_t)(len - pos) : step;
+
+		e = omx_drv_shared_read_snap(pid, src, src_off + pos, buf, n);
+		if (!e && omx_drv_region_write(dst, pos, buf, n))
+			e = EFAULT;
+	}
+	free(buf);
+	return e;
+}
+
+/* The data owner is one of our own shadow endpoints: its regions are read
+ * from our table, never from what its frontend may have written in the
+ * area's tail (that would copy whatever the frontend points at). */
+static uint32_t omx_drv_shared_pull_local(struct omx_drv_ep *ep, const struct omx_abi_pull *cmd,
+					  const struct omx_drv_sdest *d, struct omx_drv_region *own)
+{
+	struct omx_drv_ep *src = omx_drv_ep_get(ep->drv, d->local->handle);
+	struct omx_drv_region *sr = NULL;
+	uint32_t status = OMX_ABI_STATUS_SUCCESS;
+	size_t step = cmd->length < OMX_DRV_SHARED_BOUNCE ? cmd->length : OMX_DRV_SHARED_BOUNCE;
+	uint8_t *buf = NULL;
+
+	if (!src || __atomic_load_n(&src->open_gen, __ATOMIC_ACQUIRE) != d->local_gen) {
+		status = OMX_ABI_STATUS_ENDPT_CLOSED;
+		goto out;
+	}
+	if (cmd->session_id != src->session) {
+		omx_drv_count_shared(ep->drv, OMX_COUNTER_DROP_BAD_SESSION);
+		status = OMX_ABI_STATUS_BAD_SESSION;
+		goto out;
+	}
+	pthread_mutex_lock(&src->lock);
+	sr = omx_drv_region_get_locked(src, cmd->pulled_rdma_id);
+	pthread_mutex_unlock(&src->lock);
+	if (!sr || sr->dead) {
+		omx_drv_count_shared(ep->drv, OMX_COUNTER_DROP_PULL_BAD_REGION);
+		status = OMX_ABI_STATUS_BAD_RDMAWIN;
+		goto out;
+	}
+	if ((uint64_t)cmd->pulled_rdma_offset + cmd->length > sr->length) {
+		omx_drv_count_shared(ep->drv, OMX_COUNTER_DROP_PULL_BAD_OFFSET_LENGTH);
+		status = OMX_ABI_STATUS_ABORTED;
+		goto out;
+	}
+	buf = malloc(step ? step : 1);
+	if (!buf) {
+		status = OMX_ABI_STATUS_ABORTED;
+		goto out;
+	}
+	for (uint64_t pos = 0; pos < cmd->length; pos += step) {
+		size_t n = cmd->length - pos < step ? (size_t)(cmd->length - pos) : step;
+
+		int e = omx_drv_region_read(sr, cmd->pulled_rdma_offset + pos, buf, n);
+
+		if (e || omx_drv_region_write(own, pos, buf, n)) {
+			/* A data owner that died is a closed endpoint, as over the link. */
+			status = e == OMX_DRV_REGION_GONE ? OMX_ABI_STATUS_ENDPT_CLOSED : OMX_ABI_STATUS_ABORTED;
+			goto out;
+		}
+	}
+	omx_drv_count_shared(ep->drv, OMX_COUNTER_SHARED_DMA_LARGE);
+out:
+	free(buf);
+	if (sr) {
+		pthread_mutex_lock(&src->lock);
+		omx_drv_region_put_locked(sr);
+		pthread_mutex_unlock(&src->lock);
+	}
+	if (src)
+		omx_drv_ep_put(src);
+	return status;
+}
+
 static void omx_drv_shared_pull_done(struct omx_drv_ep *ep, const struct omx_abi_pull *cmd,
 				     uint32_t status, uint32_t length)
 {
@@ -448,6 +576,13 @@ static uint32_t omx_drv_shared_pull_copy(struct omx_drv_ep *ep, const struct omx
 	struct omx_drv_shared_rsnap snap;
 	int e;
 
+	if (d->local)
+		return omx_drv_shared_pull_local(ep, cmd, d, own);
+	/* Segments of another process than the owner's are not for us to follow. */
+	if (d->shm->mem_pid != (uint32_t)omx_drv_sdest_pid(d)) {
+		*fallback = 1;
+		return OMX_ABI_STATUS_ABORTED;
+	}
 	if (cmd->session_id != d->shm->session) {
 		omx_drv_count_shared(ep->drv, OMX_COUNTER_DROP_BAD_SESSION);
 		return OMX_ABI_STATUS_BAD_SESSION;
@@ -460,7 +595,10 @@ static uint32_t omx_drv_shared_pull_copy(struct omx_drv_ep *ep, const struct omx
 		omx_drv_count_shared(ep->drv, OMX_COUNTER_DROP_PULL_BAD_OFFSET_LENGTH);
 		return OMX_ABI_STATUS_ABORTED;
 	}
-	e = omx_drv_shared_copy(omx_drv_sdest_pid(d), &snap, cmd->pulled_rdma_offset, own, cmd->length);
+	e = own->mem_pid ? omx_drv_shared_copy_bounce(omx_drv_sdest_pid(d), &snap, cmd->pulled_rdma_offset,
+						     own, cmd->length)
+			 : omx_drv_shared_copy(omx_drv_sdest_pid(d), &snap, cmd->pulled_rdma_offset, own,
+					       cmd->length);
 	if (e == EPERM) {
 		*fallback = 1;
 		return OMX_ABI_STATUS_ABORTED;
@@ -485,6 +623,11 @@ int omx_drv_shared_pull(struct omx_drv_ep *ep, const struct omx_abi_pull *cmd)
 	r = omx_drv_sdest_get(ep, cmd->peer_index, cmd->dest_endpoint, &d, &nack);
 	if (r != 0 && r != OMX_DRV_SHARED_NACK)
 		return r;
+	/* Another process's shadow: its backend serves the pull over the link. */
+	if (r == 0 && d.shadow && !d.local) {
+		omx_drv_sdest_put(ep, &d);
+		return OMX_DRV_SHARED_FALLBACK;
+	}
 	pthread_mutex_lock(&ep->lock);
 	own = omx_drv_region_get_locked(ep, cmd->puller_rdma_id);
 	active = ep->large ? ep->large->nr_active : 0;

@@ -81,6 +81,9 @@ void omx_drv_wake_all(struct omx_drv_ep *ep)
  * so either it saw our events there or its registration is visible here. */
 void omx_drv_kick_waiters(struct omx_drv_ep *ep)
 {
+	/* A shadow's waiters are its frontend's threads (omx_drv_shadow.c). */
+	if (ep->shadow)
+		omx_drv_shadow_ring_ep(ep);
 	if (!__atomic_load_n(&ep->waiters, __ATOMIC_RELAXED))
 		return;
 	pthread_mutex_lock(&ep->wait_lock);
@@ -209,6 +212,10 @@ static void omx_drv_wait_drop_queries(struct omx_drv_ep *ep)
 {
 	int fd;
 
+	if (ep->shadow) {
+		omx_drv_shadow_claim_serve(ep);
+		return;
+	}
 	while ((fd = accept4(ep->claim_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0)
 		close(fd);
 }

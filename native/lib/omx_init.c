@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "omx_lib.h"
-#include "omx_direct.h"
 
 struct omx__globals omx__globals = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
@@ -69,6 +68,8 @@ static const struct omx__env_var omx__env_vars[] = {
 	  60 * 1000, OMX__CFG(ack_delay_ms) },
 	{ "OMX_ZOMBIE_SEND", "buffered sends completed before their ack (default 512)", 512, 0,
 	  UINT32_MAX, OMX__CFG(zombie_max) },
+	{ "OMX_LINGER_MS", "milliseconds a close waits for its sends to be acked (default 1000, 0: off)",
+	  1000, 0, 3600 * 1000, OMX__CFG(linger_ms) },
 	{ "OMX_DISABLE_SELF", "1: messages to self go through the driver (default 0)", 0, 0, 1,
 	  OMX__CFG(disable_self) },
 	{ "OMX_DISABLE_SHARED", "1: never use the driver's intra-host path (default 0)", 0, 0, 1,
@@ -135,22 +136,8 @@ static void omx__read_env(uint32_t medium_max)
 	omx__env_ctxids(cfg);
 }
 
-/* ---- driver selection --------------------------------------------------- */
-
-int omx_abi_driver_open(struct omx_abi_driver **out)
-{
-	const char *name = getenv("OMX_DRIVER");
-
-	if (!name || !*name || !strcmp(name, "direct"))
-		return omx_drv_direct_open(out);
-	if (!strncmp(name, "split:", 6)) {
-		omx__log("OMX_DRIVER=\"%s\": the split driver frontend is not available in this build",
-			 name);
-		return OMX_ABI_ENOSYS;
-	}
-	omx__log("OMX_DRIVER=\"%s\" is unknown (use \"direct\" or \"split:<path>\")", name);
-	return OMX_ABI_EINVAL;
-}
+/* Driver selection (OMX_DRIVER) is omx_abi_driver_open, shared with the
+ * tools: xen_split/omx_split_front_select.c. */
 
 /* ---- init / finalize ---------------------------------------------------- */
 

@@ -75,7 +75,9 @@ int main(int argc, char *argv[])
 			ret = 1;
 		}
 	}
-	if (clear) {
+	if (clear && omx_tools_require_direct(drv, "omx_hostname -c (clearing peer names)") < 0) {
+		ret = 1;
+	} else if (clear) {
 		if (verbose)
 			printf("Clearing peer names\n");
 		err = omx_drv_peer_table_clear_names(drv);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "omx_split_front.h"
 #include "omx_tools.h"
 
 const char *omx_tools_strerror(int err)
@@ -42,15 +43,38 @@ const char *omx_tools_strerror(int err)
 	}
 }
 
+/* The driver OMX_DRIVER names (omx_abi_driver_open), as libopen-mx opens it. */
 int omx_tools_open(struct omx_abi_driver **out)
 {
-	int err = omx_drv_direct_open(out);
+	const char *name = getenv("OMX_DRIVER");
+	int err = omx_abi_driver_open(out);
 
-	if (err < 0) {
-		fprintf(stderr, "Failed to initialize (%s)\n", omx_tools_strerror(err));
+	if (err >= 0)
+		return 0;
+	if (name && !strncmp(name, "split:", 6)) {
+		const char *why = omx_split_front_refusal();
+
+		if (err == OMX_ABI_EPERM)
+			fprintf(stderr, "Failed to initialize (the backend at %s refused access%s%s)\n",
+				name + 6, *why ? ": " : "", why);
+		else if (err == OMX_ABI_ENODEV)
+			fprintf(stderr, "Failed to initialize (no split backend listens at %s)\n", name + 6);
+		else
+			fprintf(stderr, "Failed to initialize (split backend at %s: %s)\n", name + 6,
+				omx_tools_strerror(err));
 		return err;
 	}
-	return 0;
+	fprintf(stderr, "Failed to initialize (%s)\n", omx_tools_strerror(err));
+	return err;
+}
+
+int omx_tools_require_direct(struct omx_abi_driver *drv, const char *what)
+{
+	if (!strcmp(drv->ops->name, "direct"))
+		return 0;
+	fprintf(stderr, "%s needs the direct driver (OMX_DRIVER=%s selects the %s driver); run it "
+		"on the backend's host without OMX_DRIVER\n", what, getenv("OMX_DRIVER"), drv->ops->name);
+	return -1;
 }
 
 void omx_tools_addr(char buf[OMX_TOOLS_ADDR_STRLEN], uint64_t addr)

@@ -1,8 +1,9 @@
 /*
  * omx_tools.h - what the command-line tools share.  Every tool opens the
- * direct driver (the boards the environment names) and reads the host-wide
- * state through it, so what it prints is what every process of the host
- * sees, whichever process changed it.
+ * driver OMX_DRIVER names, as the library does: the direct driver (the boards
+ * the environment names) by default, whose host-wide state is what every
+ * process of the host sees, whichever process changed it; or with
+ * OMX_DRIVER=split:<socket> the backend's, through the split frontend.
  *
  *   struct omx_abi_driver *drv;
  *   if (omx_tools_open(&drv) < 0)
@@ -21,8 +22,10 @@
 
 #define OMX_TOOLS_ADDR_STRLEN 18
 
-/* Open the direct driver; prints "Failed to initialize (...)" on error. */
+/* Open the driver OMX_DRIVER names; prints "Failed to initialize (...)" on error. */
 int omx_tools_open(struct omx_abi_driver **out);
+/* 0 when drv is the direct driver; else prints that what needs it, -1. */
+int omx_tools_require_direct(struct omx_abi_driver *drv, const char *what);
 const char *omx_tools_strerror(int err);
 /* "xx:xx:xx:xx:xx:xx" */
 void omx_tools_addr(char buf[OMX_TOOLS_ADDR_STRLEN], uint64_t addr);

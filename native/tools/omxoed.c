@@ -339,6 +339,10 @@ int main(int argc, char *argv[])
 	}
 	if (omx_tools_open(&drv) < 0)
 		return 1;
+	if (omx_tools_require_direct(drv, "omxoed (raw interface)") < 0) {
+		drv->ops->close(drv);
+		return 1;
+	}
 	/* Only the main thread takes the stop signals. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
