@@ -2,7 +2,9 @@
 
 Tiny sizes and one repetition: the suite runs, prints the value and ratio
 tables, writes JSON holding every sample, and (cross-host) leaves no
-namespace behind.  No timing is asserted.
+namespace behind.  The socket floor (omx_floor_sock) is also run on its own:
+udp and tcp, both modes, sizes that need several datagrams and acks, and a
+datagram-size mismatch it must refuse.  No timing is asserted.
 """
 
 from __future__ import annotations
@@ -12,12 +14,14 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from omx_transport import netns
+from omx_transport.bench._runners import find_program
 
 
 def run_bench(tmp_path: Path, *args: str) -> tuple[str, dict[str, Any]]:
@@ -68,14 +72,95 @@ def test_local_bandwidth_floors(tmp_path: Path) -> None:
     check_measured(data, "bandwidth", ["mpich", "shm", "cma"], [65536])
 
 
+def test_local_udp_link(tmp_path: Path) -> None:
+    """--link udp: omx over the udp link beside the UDP and TCP socket floors."""
+    stdout, data = run_bench(tmp_path, "all", "--local", "--link", "udp", "--sizes", "8,64K",
+                             "--only", "omx_perf,udp,tcp")
+    assert "shared path off" in stdout and "UDP socket floor (C)" in stdout
+    assert data["meta"]["link"] == "udp"
+    assert "omx_perf / UDP" in ratio_header(stdout) and "omx_perf / TCP" in ratio_header(stdout)
+    for mode in ("latency", "bandwidth"):
+        check_measured(data, mode, with_omx_perf(["udp", "tcp"]), [8, 65536])
+
+
+@pytest.mark.parametrize(
+    "args", [["--cross-host", "--link", "udp"], ["--local", "--link", "packet"]]
+)
+def test_link_topology_mismatch(tmp_path: Path, args: list[str]) -> None:
+    r = subprocess.run([sys.executable, "-m", "omx_transport.bench", "latency", *args],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "does not go with" in r.stderr
+
+
+def floor_sock(kind: str, mode: str, plan: str, server_extra: Sequence[str] = (),
+               client_extra: Sequence[str] = ()) -> tuple[int, str, int, str]:
+    """Run omx_floor_sock server and client on 127.0.0.1 until the server ends.
+
+    Returns (client status, client output, server status, server output); a
+    client still waiting for a server that failed is killed (status < 0).
+    """
+    path = find_program("omx_floor_sock")
+    assert path, "omx_floor_sock is not installed beside this Python (pip install . builds it)"
+    common = ["-t", kind, "--mode", mode, "--plan", plan]
+    procs: list[subprocess.Popen] = []
+    try:
+        server = subprocess.Popen([path, "server", *common, *server_extra], text=True,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        procs.append(server)
+        assert server.stdout is not None
+        ready = server.stdout.readline()
+        assert ready.startswith("ready port="), ready
+        port, window = (f.split("=")[1] for f in ready.split()[1:3])
+        client = subprocess.Popen([path, "client", *common, "--port", port, "--window", window,
+                                   *client_extra], text=True,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        procs.append(client)
+        server_out, _ = server.communicate(timeout=60)
+        if server.returncode != 0:
+            client.kill()
+        client_out, _ = client.communicate(timeout=60)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    return client.returncode, client_out, server.returncode, ready + server_out
+
+
+@pytest.mark.parametrize("kind", ["udp", "tcp"])
+@pytest.mark.parametrize("mode", ["lat", "bw"])
+def test_floor_sock(kind: str, mode: str) -> None:
+    # 100000 B at 4000-byte datagrams is 25 datagrams: with a window of 4 the
+    # acks run many times per message; 0 B is one empty datagram (one TCP byte).
+    sizes = [0, 8, 4000, 100000]
+    plan = ",".join(f"{s}:3" for s in sizes)
+    extra = ["--mtu", "4000", "--window", "4"]
+    crc, cout, src, sout = floor_sock(kind, mode, plan, extra, extra)
+    assert crc == 0 and src == 0, cout + sout
+    got = [int(line.split()[1].split("=")[1]) for line in cout.splitlines()
+           if line.startswith("result ")]
+    assert got == sizes, cout
+    assert f"# {kind} client {'ping-pong' if mode == 'lat' else 'stream'}" in cout
+    if kind == "udp":
+        assert "window 4, ack every 2" in cout
+
+
+def test_floor_sock_udp_checks_lengths() -> None:
+    """Datagrams of another size are refused, not counted: a broken stream cannot pass."""
+    crc, cout, src, sout = floor_sock("udp", "bw", "20000:3", ["--mtu", "4000"], ["--mtu", "3000"])
+    assert src != 0 and "a 3000-byte datagram where 4000 bytes were expected" in sout, sout
+    assert "result " not in cout, cout
+
+
 @pytest.mark.netns
 def test_cross_host(tmp_path: Path) -> None:
     if os.geteuid() != 0 or not shutil.which("ip"):
         pytest.skip("network namespaces need root and iproute2")
     before = set(netns.list_namespaces())
     stdout, data = run_bench(tmp_path, "all", "--cross-host", "--mtu", "1500", "--sizes", "8,4K")
-    assert "omx / raw" in ratio_header(stdout) and "omx / MPICH" in ratio_header(stdout)
+    header = ratio_header(stdout)
+    assert "omx / raw" in header and "omx / MPICH" in header and "omx / TCP" in header
     assert data["meta"]["topology"] == "cross-host" and data["meta"]["mtu"] == 1500
-    check_measured(data, "latency", with_omx_perf(["omx", "mpich", "raw"]), [8, 4096])
-    check_measured(data, "bandwidth", ["raw"], [8, 4096])
+    check_measured(data, "latency", with_omx_perf(["omx", "mpich", "raw", "tcp"]), [8, 4096])
+    check_measured(data, "bandwidth", ["raw", "tcp"], [8, 4096])
     assert not {n for n in netns.list_namespaces() if n.startswith(netns.PREFIX)} - before

@@ -34,6 +34,7 @@ struct omx_floor_cma {
 	char *buf;                      /* same address in both processes */
 	pid_t peer;
 	unsigned spin_us;
+	enum omx_floor_mode mode;
 	uint32_t seq;
 };
 
@@ -99,31 +100,20 @@ static int omx_floor_cma_stream(struct omx_floor_cma *c, size_t size, unsigned c
 	return 0;
 }
 
-static int omx_floor_cma_parent(struct omx_floor_cma *c, const struct omx_floor_plan *plan,
-				enum omx_floor_mode mode)
+static int omx_floor_cma_phase(void *ctx, size_t size, unsigned count)
 {
-	int err = 0;
+	struct omx_floor_cma *c = ctx;
 
-	for (unsigned i = 0; i < plan->nsteps && !err; i++) {
-		const struct omx_floor_step *st = &plan->steps[i];
-		double t0;
+	return c->mode == OMX_FLOOR_LAT ? omx_floor_cma_pingpong(c, 1, size, count)
+				       : omx_floor_cma_stream(c, size, count);
+}
 
-		if (mode == OMX_FLOOR_LAT) {
-			err = omx_floor_cma_pingpong(c, 1, st->size, omx_floor_warmup(st->iters));
-			t0 = omx_floor_now_us();
-			if (!err)
-				err = omx_floor_cma_pingpong(c, 1, st->size, st->iters);
-		} else {
-			err = omx_floor_cma_stream(c, st->size, omx_floor_warmup(st->iters));
-			t0 = omx_floor_now_us();
-			if (!err)
-				err = omx_floor_cma_stream(c, st->size, st->iters);
-		}
-		if (!err)
-			omx_floor_result(st->size, st->iters, (omx_floor_now_us() - t0) / st->iters /
-					 (mode == OMX_FLOOR_LAT ? 2.0 : 1.0));
-	}
-	if (mode == OMX_FLOOR_BW)
+static int omx_floor_cma_parent(struct omx_floor_cma *c, const struct omx_floor_plan *plan)
+{
+	int err = omx_floor_run(plan, c->mode, 1, omx_floor_cma_phase, c);
+
+	/* The child idles until told the stream is over. */
+	if (c->mode == OMX_FLOOR_BW)
 		omx_floor_flag_post(&c->ctl->ping, UINT32_MAX);
 	return err;
 }
@@ -203,6 +193,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	memset(c.ctl, 0, sizeof(*c.ctl));
+	c.mode = mode;
 	printf("# cma %s: process_vm_readv, spin %u us then futex, cpus %d,%d\n",
 	       mode == OMX_FLOOR_LAT ? "ping-pong (flag + pull)" : "stream (parent pulls)",
 	       c.spin_us, cpu_a, cpu_b);
@@ -226,7 +217,7 @@ int main(int argc, char **argv)
 	omx_floor_pin(cpu_a);
 	memset(c.buf, 0x3c, plan.max_size);
 	c.peer = child;
-	err = omx_floor_cma_parent(&c, &plan, mode);
+	err = omx_floor_cma_parent(&c, &plan);
 	if (err)
 		kill(child, SIGKILL);
 	if (waitpid(child, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))

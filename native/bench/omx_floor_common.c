@@ -1,12 +1,14 @@
 /*
- * omx_floor_common.c - plan parsing, timing, result lines, pinning and the
- * spin-then-block shared flag used by the floor programs.
+ * omx_floor_common.c - plan parsing, the timing loop, result lines, pinning,
+ * the spin-then-poll descriptor wait and the spin-then-block shared flag
+ * used by the floor programs.
  */
 #include "omx_floor.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <poll.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,6 +94,58 @@ double omx_floor_now_us(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+/* Both sides walk the same plan in the same order, so nothing but the
+ * messages themselves is exchanged between the steps. */
+int omx_floor_run(const struct omx_floor_plan *plan, enum omx_floor_mode mode, int report,
+		  omx_floor_phase_fn phase, void *ctx)
+{
+	for (unsigned i = 0; i < plan->nsteps; i++) {
+		const struct omx_floor_step *st = &plan->steps[i];
+		double t0;
+		int err;
+
+		err = phase(ctx, st->size, omx_floor_warmup(st->iters));
+		if (err)
+			return err;
+		t0 = omx_floor_now_us();
+		err = phase(ctx, st->size, st->iters);
+		if (err)
+			return err;
+		if (report)
+			omx_floor_result(st->size, st->iters, (omx_floor_now_us() - t0) / st->iters /
+					 (mode == OMX_FLOOR_LAT ? 2.0 : 1.0));
+	}
+	return 0;
+}
+
+/* Spinning first keeps a waiting side off the 20-25 us cross-vCPU wake-up
+ * of a VM; past spin_us it sleeps in poll() so two cores are not burnt. */
+ssize_t omx_floor_wait_fd(int fd, short events, unsigned spin_us, const char *who,
+			  omx_floor_try_fn try_fn, void *ctx)
+{
+	double start = omx_floor_now_us();
+	int spinning = 1;
+
+	for (;;) {
+		ssize_t n = try_fn(ctx);
+
+		if (n != -EAGAIN)
+			return n;
+		if (spinning) {
+			omx_floor_relax();
+			spinning = omx_floor_now_us() - start < spin_us;
+			continue;
+		}
+		struct pollfd p = { .fd = fd, .events = events };
+
+		poll(&p, 1, 100);
+		if (omx_floor_now_us() - start > OMX_FLOOR_STALL_S * 1e6) {
+			fprintf(stderr, "%s: no progress for %d s\n", who, OMX_FLOOR_STALL_S);
+			return -ETIMEDOUT;
+		}
+	}
 }
 
 void omx_floor_result(size_t size, unsigned iters, double us_per_msg)

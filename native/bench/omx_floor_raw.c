@@ -55,6 +55,8 @@ struct omx_floor_raw {
 	size_t payload_max;             /* interface MTU */
 	unsigned window, ack_every;
 	unsigned spin_us;
+	enum omx_floor_mode mode;
+	int client;
 	unsigned char *tx, *rx;         /* one frame each; payload contents do not matter */
 	unsigned char *ring;            /* TPACKET_V2 receive ring, or NULL for recvfrom */
 	size_t ring_len, ring_slot;
@@ -215,31 +217,18 @@ static ssize_t omx_floor_raw_try_socket(struct omx_floor_raw *r)
 					: OMX_FLOOR_RAW_HLEN + r->payload_max);
 }
 
+static ssize_t omx_floor_raw_try(void *ctx)
+{
+	struct omx_floor_raw *r = ctx;
+
+	return r->ring ? omx_floor_raw_try_ring(r) : omx_floor_raw_try_socket(r);
+}
+
 /* Receive one incoming frame; spin first, then block.  Returns its payload length. */
 static ssize_t omx_floor_raw_recv(struct omx_floor_raw *r)
 {
-	double start = omx_floor_now_us();
-	int spinning = 1;
-
-	for (;;) {
-		ssize_t n = r->ring ? omx_floor_raw_try_ring(r) : omx_floor_raw_try_socket(r);
-
-		if (n != -EAGAIN)
-			return n;
-		if (spinning) {
-			omx_floor_relax();
-			spinning = omx_floor_now_us() - start < r->spin_us;
-		} else {
-			struct pollfd p = { .fd = r->fd, .events = POLLIN | POLLRDNORM };
-
-			poll(&p, 1, 100);
-			if (omx_floor_now_us() - start > OMX_FLOOR_STALL_S * 1e6) {
-				fprintf(stderr, "omx_floor_raw: nothing received for %d s\n",
-					OMX_FLOOR_STALL_S);
-				return -ETIMEDOUT;
-			}
-		}
-	}
+	return omx_floor_wait_fd(r->fd, POLLIN | POLLRDNORM, r->spin_us, "omx_floor_raw",
+				 omx_floor_raw_try, r);
 }
 
 static size_t omx_floor_raw_frames(const struct omx_floor_raw *r, size_t size)
@@ -351,10 +340,12 @@ static int omx_floor_raw_xfer_recv(struct omx_floor_raw *r, size_t size, unsigne
 	return final_ack ? omx_floor_raw_ack(r) : 0;
 }
 
-static int omx_floor_raw_phase(struct omx_floor_raw *r, enum omx_floor_mode mode, int client,
-			       size_t size, unsigned count)
+static int omx_floor_raw_phase(void *ctx, size_t size, unsigned count)
 {
-	if (mode == OMX_FLOOR_BW)
+	struct omx_floor_raw *r = ctx;
+	int client = r->client;
+
+	if (r->mode == OMX_FLOOR_BW)
 		return client ? omx_floor_raw_xfer_send(r, size, count, 1)
 			      : omx_floor_raw_xfer_recv(r, size, count, 1);
 	for (unsigned i = 0; i < count; i++) {
@@ -366,25 +357,6 @@ static int omx_floor_raw_phase(struct omx_floor_raw *r, enum omx_floor_mode mode
 				     : omx_floor_raw_xfer_send(r, size, 1, 0);
 		if (err)
 			return err;
-	}
-	return 0;
-}
-
-static int omx_floor_raw_run(struct omx_floor_raw *r, const struct omx_floor_plan *plan,
-			     enum omx_floor_mode mode, int client)
-{
-	for (unsigned i = 0; i < plan->nsteps; i++) {
-		const struct omx_floor_step *st = &plan->steps[i];
-		double t0;
-
-		if (omx_floor_raw_phase(r, mode, client, st->size, omx_floor_warmup(st->iters)))
-			return -EIO;
-		t0 = omx_floor_now_us();
-		if (omx_floor_raw_phase(r, mode, client, st->size, st->iters))
-			return -EIO;
-		if (client)
-			omx_floor_result(st->size, st->iters, (omx_floor_now_us() - t0) / st->iters /
-					 (mode == OMX_FLOOR_LAT ? 2.0 : 1.0));
 	}
 	return 0;
 }
@@ -479,7 +451,9 @@ int main(int argc, char **argv)
 		printf("ready\n");
 	fflush(stdout);
 
-	err = omx_floor_raw_run(&r, &plan, mode, client);
+	r.mode = mode;
+	r.client = client;
+	err = omx_floor_run(&plan, mode, client, omx_floor_raw_phase, &r);
 	if (r.ring)
 		munmap(r.ring, r.ring_len);
 	close(r.fd);

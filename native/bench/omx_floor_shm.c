@@ -41,6 +41,8 @@ struct omx_floor_shm {
 	char *ring;                     /* bw: SLOTS x CHUNK */
 	char *priv;                     /* this process's own message buffer */
 	unsigned spin_us;
+	enum omx_floor_mode mode;
+	int parent;
 	uint32_t seq;                   /* lat: messages exchanged so far */
 	uint32_t prod, cons;            /* bw: private copies of the ring indices */
 };
@@ -135,31 +137,13 @@ static int omx_floor_shm_consume(struct omx_floor_shm *s, size_t size, unsigned 
 	return 0;
 }
 
-static int omx_floor_shm_phase(struct omx_floor_shm *s, enum omx_floor_mode mode, int parent,
-			       size_t size, unsigned count)
+static int omx_floor_shm_phase(void *ctx, size_t size, unsigned count)
 {
-	if (mode == OMX_FLOOR_LAT)
-		return omx_floor_shm_pingpong(s, parent, size, count);
-	return parent ? omx_floor_shm_produce(s, size, count) : omx_floor_shm_consume(s, size, count);
-}
+	struct omx_floor_shm *s = ctx;
 
-static int omx_floor_shm_run(struct omx_floor_shm *s, const struct omx_floor_plan *plan,
-			     enum omx_floor_mode mode, int parent)
-{
-	for (unsigned i = 0; i < plan->nsteps; i++) {
-		const struct omx_floor_step *st = &plan->steps[i];
-		double t0;
-
-		if (omx_floor_shm_phase(s, mode, parent, st->size, omx_floor_warmup(st->iters)))
-			return -ETIMEDOUT;
-		t0 = omx_floor_now_us();
-		if (omx_floor_shm_phase(s, mode, parent, st->size, st->iters))
-			return -ETIMEDOUT;
-		if (parent)
-			omx_floor_result(st->size, st->iters, (omx_floor_now_us() - t0) / st->iters /
-					 (mode == OMX_FLOOR_LAT ? 2.0 : 1.0));
-	}
-	return 0;
+	if (s->mode == OMX_FLOOR_LAT)
+		return omx_floor_shm_pingpong(s, s->parent, size, count);
+	return s->parent ? omx_floor_shm_produce(s, size, count) : omx_floor_shm_consume(s, size, count);
 }
 
 static void omx_floor_shm_usage(void)
@@ -218,6 +202,7 @@ int main(int argc, char **argv)
 	s.ctl = (struct omx_floor_shm_ctl *)shared;
 	memset(s.ctl, 0, sizeof(*s.ctl));
 	s.fwd = s.ring = shared + sizeof(struct omx_floor_shm_ctl);
+	s.mode = mode;
 	s.back = s.fwd + plan.max_size;
 	printf("# shm %s: two-copy through MAP_SHARED, spin %u us then futex, cpus %d,%d\n",
 	       mode == OMX_FLOOR_LAT ? "ping-pong" : "ring 16 x 64 KiB", s.spin_us, cpu_a, cpu_b);
@@ -234,11 +219,12 @@ int main(int argc, char **argv)
 		s.priv = omx_floor_map_private(plan.max_size);
 		if (!s.priv)
 			_exit(1);
-		_exit(omx_floor_shm_run(&s, &plan, mode, 0) ? 1 : 0);
+		_exit(omx_floor_run(&plan, mode, 0, omx_floor_shm_phase, &s) ? 1 : 0);
 	}
 	omx_floor_pin(cpu_a);
 	s.priv = omx_floor_map_private(plan.max_size);
-	err = s.priv ? omx_floor_shm_run(&s, &plan, mode, 1) : -ENOMEM;
+	s.parent = 1;
+	err = s.priv ? omx_floor_run(&plan, mode, 1, omx_floor_shm_phase, &s) : -ENOMEM;
 	if (err)
 		kill(child, SIGKILL);
 	if (waitpid(child, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))

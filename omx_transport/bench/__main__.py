@@ -1,7 +1,8 @@
 """Command line of the benchmark suite: ``python -m omx_transport.bench``.
 
     python -m omx_transport.bench latency|bandwidth|all [--local|--cross-host]
-        [--mtu 1500|9000|65535] [--sizes 0,8,64K,4M|all] [--reps N] [--iters N]
+        [--link shared|udp|packet] [--mtu 1500|9000|65535] [--sizes 0,8,64K,4M|all]
+        [--reps N] [--iters N]
         [--only omx,mpich,...] [--cpus A,B|none] [--timeout S]
         [--json PATH] [--png PATH]
 
@@ -28,7 +29,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m omx_transport.bench",
         description="omx beside mpi4py/MPICH and the machine's floors, measured in one run.",
         epilog="Contenders (--only): omx (the Comm from Python), omx_perf (C), mpich (mpi4py), "
-        "and floors: shm, cma (--local), raw (--cross-host).",
+        "and floors: shm, cma, udp (--local), raw (--cross-host), tcp (both).",
     )
     p.add_argument("mode", choices=["latency", "bandwidth", "all"],
                    help="ping-pong one-way latency, streaming bandwidth, or both")
@@ -37,6 +38,10 @@ def _parser() -> argparse.ArgumentParser:
                        help="both sides on this host (default)")
     where.add_argument("--cross-host", dest="cross", action="store_true",
                        help="two network namespaces joined by veth (needs root)")
+    p.add_argument("--link", choices=["shared", "udp", "packet"],
+                   help="the omx link: --local 'shared' (default: the udp link plus the "
+                   "intra-host shared path) or 'udp' (OMX_DISABLE_SHARED=1: every frame a "
+                   "datagram on 127.0.0.1); --cross-host 'packet' (the default and only one)")
     p.add_argument("--mtu", type=int, choices=[1500, 9000, 65535], default=9000,
                    help="veth MTU for --cross-host (default 9000)")
     p.add_argument("--sizes", help="comma list with K/M suffixes, or 'all' (0 B .. 64 MiB); "
@@ -79,7 +84,7 @@ def _terminate_as_interrupt() -> Iterator[None]:
 def _topology(args: argparse.Namespace, cpus: tuple[int, int] | None
               ) -> Iterator[_runners.Topology]:
     if not args.cross:
-        topo: _runners.Topology = _runners.LocalTopology(cpus)
+        topo: _runners.Topology = _runners.LocalTopology(cpus, args.link or "shared")
         try:
             yield topo
         finally:
@@ -101,6 +106,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.reps < 1 or (args.iters is not None and args.iters < 1):
         print("--reps and --iters must be at least 1", file=sys.stderr)
         return 2
+    link = args.link or ("packet" if args.cross else "shared")
+    if link not in (("packet",) if args.cross else _runners.LocalTopology.LINKS):
+        print(f"--link {link} does not go with {'--cross-host' if args.cross else '--local'}",
+              file=sys.stderr)
+        return 2
     try:
         cpus = _cpus(args.cpus)
         sizes = _harness.parse_sizes(args.sizes) if args.sizes else None
@@ -109,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     modes = ["lat", "bw"] if args.mode == "all" else [_harness.MODES[args.mode]]
     meta = {"command": _report.command_line(), "topology": "cross-host" if args.cross else "local",
-            "mtu": args.mtu if args.cross else None, "pinned_cpus": cpus,
+            "link": link, "mtu": args.mtu if args.cross else None, "pinned_cpus": cpus,
             **_report.environment()}
     results: list[_harness.ModeResult] = []
     from ..netns import NetnsUnavailable

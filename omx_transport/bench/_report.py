@@ -22,7 +22,7 @@ from ._harness import ModeResult, Stats, format_size
 from ._runners import SUBJECT
 
 SHORT = {"omx": "omx", "omx_perf": "omx_perf", "mpich": "MPICH", "raw": "raw", "shm": "shm",
-         "cma": "CMA"}
+         "cma": "CMA", "udp": "UDP", "tcp": "TCP"}
 TITLES = {
     "lat": "Latency: one-way time in us (half the ping-pong round trip)",
     "bw": "Bandwidth: MB/s (10^6 B/s) of a stream of messages",

@@ -10,7 +10,9 @@ Topologies:
 * :class:`LocalTopology` - both sides on this host, client on CPU A and
   server on CPU B.  Open-MX uses whatever ``OMX_LINK`` says (udp on
   127.0.0.1 by default, a private base port so concurrent tests do not
-  collide); MPICH uses its shared memory.
+  collide) with the driver's intra-host shared path (link ``shared``), or
+  with link ``udp`` the udp link alone (``OMX_DISABLE_SHARED=1``), every
+  frame a datagram on 127.0.0.1; MPICH uses its shared memory.
 * :class:`CrossHostTopology` - side 0 in namespace a, side 1 in namespace b,
   joined by veth0 at the chosen MTU.  Open-MX uses the packet link
   (``OMX_LINK=packet OMX_IFNAMES=veth0 OMX_MTU=MTU+14``); MPICH goes over
@@ -200,20 +202,37 @@ class LocalTopology(Topology):
     """Both sides on this host."""
 
     name = "local"
+    LINKS = ("shared", "udp")
 
-    def __init__(self, cpus: tuple[int, int] | None) -> None:
+    def __init__(self, cpus: tuple[int, int] | None, link: str = "shared") -> None:
         super().__init__(cpus)
+        if link not in self.LINKS:
+            raise ValueError(f"link {link!r} is not one of {', '.join(self.LINKS)} for --local")
+        self.link = link
         # A private udp base port: tests running at the same time use the default one.
         self._omx = {}
         if "OMX_UDP_ADDR" not in os.environ:
             self._omx["OMX_UDP_ADDR"] = f"127.0.0.1:{random.randrange(20000, 60000, 64)}"
+        if link == "udp":
+            self._omx.update(OMX_LINK="udp", OMX_DISABLE_SHARED="1")
 
     def omx_env(self) -> dict[str, str]:
         return dict(self._omx)
 
+    def udp_mtu(self) -> int:
+        """The udp link's frame size (OMX_MTU, default 9000): the UDP floor's datagram size."""
+        try:
+            mtu = int(os.environ.get("OMX_MTU", "9000"))
+        except ValueError:
+            return 9000
+        return min(max(mtu, 1500), 65507)  # the link clamps it the same way
+
     def describe(self) -> str:
+        if self.link == "udp":
+            return (f"one host (omx udp link on 127.0.0.1, frames of {self.udp_mtu()} bytes, "
+                    f"shared path off; MPICH shared memory)")
         link = os.environ.get("OMX_LINK", "udp")
-        return f"one host (omx link {link}, MPICH shared memory)"
+        return f"one host (omx link {link} and the intra-host shared path, MPICH shared memory)"
 
 
 class CrossHostTopology(Topology):
@@ -380,6 +399,9 @@ class ServerClient(Contender):
         """Which plan step each client command measures (None: all of them)."""
         return [None]
 
+    def on_ready(self, text: str) -> None:
+        """The server's output up to its ready line (before client_argvs is asked)."""
+
     def command(self, mode: str, plan: Sequence[tuple[int, int]]) -> list[str]:
         server = self.topo.wrap(1, self.server_argv(mode, plan))
         client = self.topo.wrap(0, self.client_argvs(mode, plan)[0])
@@ -398,6 +420,7 @@ class ServerClient(Contender):
                 out.error = f"server never printed {self.ready!r}: {_tail(text)}"
                 return out
             parse_lines(text, out)
+            self.on_ready(text)
             clients = zip(self.client_argvs(mode, plan), self.steps_of_clients(plan), strict=True)
             for argv, step in clients:
                 left = timeout - (time.monotonic() - t0)
@@ -439,6 +462,54 @@ class RawFloor(ServerClient):
         assert self.path and isinstance(self.topo, CrossHostTopology)
         return [[self.path, "client", *self._common(mode, plan),
                  "--peer", self.topo.pair.hosts[1].mac]]
+
+
+class SockFloor(ServerClient):
+    """omx_floor_sock -t udp|tcp: a plain UDP or TCP socket ping-pong and stream.
+
+    The server binds an ephemeral port on side 1's address and announces it
+    (and, for udp, the credit window its receive buffer allows) in its ready
+    line; the client on side 0 is started with both.
+    """
+
+    role = REFERENCE
+    ready = "ready"
+    _READY = re.compile(r"ready port=(\d+) window=(\d+)")
+
+    def __init__(self, topo: Topology, kind: str) -> None:
+        self.topo, self.kind = topo, kind
+        self.key = kind
+        self.label = f"{kind.upper()} socket floor (C)"
+        self.path = find_program("omx_floor_sock")
+        self.port, self.window = "<port>", "<window>"
+
+    def unavailable(self) -> str | None:
+        return None if self.path else "omx_floor_sock not found (pip install . builds it)"
+
+    def _addr(self) -> str:
+        if isinstance(self.topo, CrossHostTopology):
+            return self.topo.pair.hosts[1].ip
+        return "127.0.0.1"
+
+    def _common(self, mode: str, plan: Sequence[tuple[int, int]]) -> list[str]:
+        argv = ["-t", self.kind, "--mode", mode, "--plan", plan_arg(plan), "--addr", self._addr()]
+        if self.kind == "udp" and isinstance(self.topo, LocalTopology):
+            argv += ["--mtu", str(self.topo.udp_mtu())]
+        return argv
+
+    def server_argv(self, mode: str, plan: Sequence[tuple[int, int]]) -> list[str]:
+        assert self.path
+        return [self.path, "server", *self._common(mode, plan)]
+
+    def on_ready(self, text: str) -> None:
+        m = self._READY.search(text)
+        if m:
+            self.port, self.window = m.group(1), m.group(2)
+
+    def client_argvs(self, mode: str, plan: Sequence[tuple[int, int]]) -> list[list[str]]:
+        assert self.path
+        return [[self.path, "client", *self._common(mode, plan), "--port", self.port,
+                 "--window", self.window]]
 
 
 class OmxPerf(ServerClient):
@@ -491,10 +562,11 @@ def contenders_for(topo: Topology) -> list[Contender]:
     """Every contender of a topology, subjects first."""
     omx = MpiWorker(topo, "omx", "omx", "omx Comm (Python)", SUBJECT)
     perf = OmxPerf(topo)
+    tcp = SockFloor(topo, "tcp")
     if isinstance(topo, CrossHostTopology):
         mpich = MpiWorker(topo, "mpi4py", "mpich", "mpi4py + MPICH ofi/tcp", REFERENCE)
-        return [omx, perf, mpich, RawFloor(topo)]
+        return [omx, perf, mpich, RawFloor(topo), tcp]
     mpich = MpiWorker(topo, "mpi4py", "mpich", "mpi4py + MPICH shm", REFERENCE)
     shm = ForkFloor(topo, "omx_floor_shm", "shm", "shm two-copy floor (C)")
     cma = ForkFloor(topo, "omx_floor_cma", "cma", "CMA single-copy floor (C)")
-    return [omx, perf, mpich, shm, cma]
+    return [omx, perf, mpich, shm, cma, SockFloor(topo, "udp"), tcp]
