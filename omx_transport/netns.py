@@ -47,7 +47,7 @@ _lock = threading.Lock()
 _live: set[str] = set()
 
 __all__ = ["PREFIX", "IFNAME", "NetnsUnavailable", "Host", "VethPair", "veth_pair",
-           "list_namespaces"]
+           "LoOnly", "lo_only_namespace", "list_namespaces"]
 
 
 class NetnsUnavailable(Exception):
@@ -64,22 +64,14 @@ class Host:
     ip: str
 
 
-@dataclass
-class VethPair:
-    """The two hosts of a :func:`veth_pair` and the processes started in them."""
+class _Runner:
+    """run/popen inside the namespace that ``argv(ns_index, ...)`` names."""
 
-    hosts: list[Host]
-    mtu: int
-    procs: list[subprocess.Popen] = field(default_factory=list)
-
-    @property
-    def names(self) -> list[str]:
-        """The two namespace names."""
-        return [h.ns for h in self.hosts]
+    procs: list[subprocess.Popen]
 
     def argv(self, ns_index: int, argv: Sequence[str]) -> list[str]:
-        """``argv`` wrapped to run inside host ns_index's namespace."""
-        return ["ip", "netns", "exec", self.hosts[ns_index].ns, *map(str, argv)]
+        """``argv`` wrapped to run inside namespace ns_index."""
+        raise NotImplementedError
 
     def run(
         self,
@@ -112,6 +104,24 @@ class VethPair:
         self.procs.append(proc)
         return proc
 
+
+@dataclass
+class VethPair(_Runner):
+    """The two hosts of a :func:`veth_pair` and the processes started in them."""
+
+    hosts: list[Host]
+    mtu: int
+    procs: list[subprocess.Popen] = field(default_factory=list)
+
+    @property
+    def names(self) -> list[str]:
+        """The two namespace names."""
+        return [h.ns for h in self.hosts]
+
+    def argv(self, ns_index: int, argv: Sequence[str]) -> list[str]:
+        """``argv`` wrapped to run inside host ns_index's namespace."""
+        return ["ip", "netns", "exec", self.hosts[ns_index].ns, *map(str, argv)]
+
     def set_mtu(self, mtu: int) -> None:
         """Change both interfaces' MTU."""
         for h in self.hosts:
@@ -123,6 +133,19 @@ class VethPair:
         dst = self.hosts[1 - src].ip
         r = self.run(src, [sys.executable, "-c", _PING, dst, str(timeout)], timeout=timeout + 30)
         return r.returncode == 0
+
+
+@dataclass
+class LoOnly(_Runner):
+    """A namespace with nothing but ``lo`` (no NIC, no route out), run like a
+    :class:`VethPair` whose every index names this one namespace."""
+
+    ns: str
+    procs: list[subprocess.Popen] = field(default_factory=list)
+
+    def argv(self, ns_index: int, argv: Sequence[str]) -> list[str]:
+        """``argv`` wrapped to run inside the namespace (ns_index is ignored)."""
+        return ["ip", "netns", "exec", self.ns, *map(str, argv)]
 
 
 def _merged(env: Mapping[str, str] | None) -> dict[str, str]:
@@ -257,6 +280,28 @@ def veth_pair(mtu: int = 9000) -> Iterator[VethPair]:
                 created = ns in _live
             if created:
                 _delete(ns)
+
+
+@contextlib.contextmanager
+def lo_only_namespace() -> Iterator[LoOnly]:
+    """A fresh namespace with only ``lo`` up, named like veth_pair's (a run
+    killed before its cleanup is swept by the next one); removed, with what
+    runs in it, on exit."""
+    _check_prerequisites()
+    _sweep_stale()
+    name = f"{PREFIX}{os.getpid()}-{next(_counter)}a"
+    r = _ip("netns", "add", name, check=False)
+    if r.returncode != 0:
+        raise NetnsUnavailable(f"ip netns add {name}: {r.stderr.strip()}")
+    with _lock:
+        _live.add(name)
+    space = LoOnly(name)
+    try:
+        _ip("-n", name, "link", "set", "lo", "up")
+        yield space
+    finally:
+        _stop(space.procs)
+        _delete(name)
 
 
 # ICMP echo with a raw socket: no dependency on the ping binary.

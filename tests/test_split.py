@@ -27,8 +27,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,57 +45,6 @@ ENDPOINT_CLOSED = 33       # OMX_REMOTE_ENDPOINT_CLOSED
 ACCESS_DENIED = 7          # OMX_ACCESS_DENIED
 
 
-# ---- a third namespace with nothing but lo ---------------------------------------------
-
-
-@dataclass
-class LoOnly:
-    """A namespace with only ``lo``, shaped like netns.VethPair for packet_harness.Host
-    (every index names this one namespace)."""
-
-    ns: str
-    procs: list[subprocess.Popen] = field(default_factory=list)
-
-    def argv(self, _index: int, argv: Sequence[str]) -> list[str]:
-        return ["ip", "netns", "exec", self.ns, *map(str, argv)]
-
-    def popen(self, _index: int, argv: Sequence[str], env: Mapping[str, str] | None = None,
-              **kwargs: Any) -> subprocess.Popen:
-        kwargs.setdefault("start_new_session", True)
-        proc = subprocess.Popen(self.argv(0, argv), env={**os.environ, **(env or {})}, **kwargs)
-        self.procs.append(proc)
-        return proc
-
-    def run(self, _index: int, argv: Sequence[str], env: Mapping[str, str] | None = None,
-            timeout: float = 60.0, check: bool = False,
-            **kwargs: Any) -> subprocess.CompletedProcess:
-        kwargs.setdefault("text", True)
-        if "stdout" not in kwargs and "stderr" not in kwargs:
-            kwargs["capture_output"] = True
-        return subprocess.run(self.argv(0, argv), env={**os.environ, **(env or {})},
-                              timeout=timeout, check=check, **kwargs)
-
-
-@contextlib.contextmanager
-def lo_only_namespace() -> Iterator[LoOnly]:
-    """Named like veth_pair's namespaces, so that a run killed before its cleanup
-    is swept by the next one; removed (with what runs in it) on exit."""
-    netns._check_prerequisites()
-    name = f"{netns.PREFIX}{os.getpid()}-{next(netns._counter)}a"
-    r = subprocess.run(["ip", "netns", "add", name], capture_output=True, text=True, timeout=30)
-    if r.returncode != 0:
-        raise netns.NetnsUnavailable(f"ip netns add {name}: {r.stderr.strip()}")
-    with netns._lock:
-        netns._live.add(name)
-    space = LoOnly(name)
-    try:
-        subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True, timeout=30)
-        yield space
-    finally:
-        netns._stop(space.procs)
-        netns._delete(name)
-
-
 # ---- the fabric ------------------------------------------------------------------------
 
 
@@ -109,7 +58,7 @@ def backend_tool() -> str:
 @dataclass
 class Fabric:
     pair: Any                  # netns.VethPair: host 0 = backend, host 1 = peer
-    lo: LoOnly                 # the frontends' namespace
+    lo: netns.LoOnly           # the frontends' namespace
     tmp: Path
     sock: str
     backend: subprocess.Popen
@@ -173,7 +122,7 @@ def start_backend(space: Any, index: int, sock: str, env: dict[str, str], log: P
 def fabric(netns_pair, tmp_path) -> Iterator[Fabric]:
     with contextlib.ExitStack() as stack:
         try:
-            lo = stack.enter_context(lo_only_namespace())
+            lo = stack.enter_context(netns.lo_only_namespace())
         except netns.NetnsUnavailable as exc:
             pytest.skip(f"network namespaces unavailable: {exc}")
         # A short path (sun_path holds 108 bytes) that every namespace sees.
@@ -367,7 +316,7 @@ def test_policy_refuses_with_a_reason(netns_pair, tmp_path):
     setpriv = shutil.which("setpriv")
     if not setpriv:
         pytest.skip("setpriv (util-linux) is needed to run a frontend as another uid")
-    with lo_only_namespace() as lo:
+    with netns.lo_only_namespace() as lo:
         sockdir = Path(tempfile.mkdtemp(prefix="omx-split-"))
         os.chmod(sockdir, 0o755)
         sock = str(sockdir / "backend.sock")
