@@ -17,22 +17,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "omx_log.h"
 #include "omx_split_front_priv.h"
 #include "omx_wire.h"
 
 void omx_split_front_log(const char *fmt, ...)
 {
-	char line[512];
 	va_list ap;
-	int n;
 
-	/* One write per line, as the library's log. */
-	n = snprintf(line, sizeof(line), "Open-MX: ");
 	va_start(ap, fmt);
-	vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+	omx_log_vline(fmt, ap);
 	va_end(ap);
-	strcat(line, "\n");
-	fputs(line, stderr);
 }
 
 /* The engine's clock: CLOCK_MONOTONIC_COARSE in ms, through the vDSO. */

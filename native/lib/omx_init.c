@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "omx_lib.h"
+#include "omx_log.h"
 
 struct omx__globals omx__globals = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
@@ -18,17 +19,11 @@ struct omx__globals omx__globals = {
 
 void omx__log(const char *fmt, ...)
 {
-	char line[512];
 	va_list ap;
-	int n;
 
-	/* One write per line, so lines of several threads do not interleave. */
-	n = snprintf(line, sizeof(line), "Open-MX: ");
 	va_start(ap, fmt);
-	vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+	omx_log_vline(fmt, ap);
 	va_end(ap);
-	strcat(line, "\n");
-	fputs(line, stderr);
 }
 
 /* ---- configuration ------------------------------------------------------ */
