@@ -36,6 +36,21 @@ def run_bench(tmp_path: Path, *args: str) -> tuple[str, dict[str, Any]]:
     return r.stdout, json.loads(out.read_text())
 
 
+def split_installed() -> bool:
+    bindir = Path(sys.executable).parent
+    return (bindir / "omx_perf").exists() and (bindir / "omx_backend").exists()
+
+
+def check_split(stdout: str, data: dict[str, Any], sizes: list[int]) -> None:
+    """The split row was measured in both modes and its ratio to the direct one printed."""
+    assert "split / omx_perf" in ratio_header(stdout)
+    for mode in ("latency", "bandwidth"):
+        check_measured(data, mode, ["omx_perf", "omx_perf_split"], sizes)
+        got = [r for r in data["modes"][mode]["ratios"]
+               if (r["subject"], r["reference"]) == ("omx_perf_split", "omx_perf")]
+        assert [r["size"] for r in got] == sizes and all(r["ratio"] for r in got), got
+
+
 def with_omx_perf(keys: list[str]) -> list[str]:
     """Also expect omx_perf when it is installed beside this Python (the suite finds it there)."""
     return keys + (["omx_perf"] if (Path(sys.executable).parent / "omx_perf").exists() else [])
@@ -81,6 +96,15 @@ def test_local_udp_link(tmp_path: Path) -> None:
     assert "omx_perf / UDP" in ratio_header(stdout) and "omx_perf / TCP" in ratio_header(stdout)
     for mode in ("latency", "bandwidth"):
         check_measured(data, mode, with_omx_perf(["udp", "tcp"]), [8, 65536])
+
+
+def test_local_udp_split(tmp_path: Path) -> None:
+    """omx_perf through an omx_backend on the udp link beside the direct one (issue 8)."""
+    if not split_installed():
+        pytest.skip("omx_perf and omx_backend are not installed beside this Python")
+    stdout, data = run_bench(tmp_path, "all", "--local", "--link", "udp", "--sizes", "8,64K",
+                             "--only", "omx_perf,omx_perf_split")
+    check_split(stdout, data, [8, 65536])
 
 
 @pytest.mark.parametrize(
@@ -163,4 +187,6 @@ def test_cross_host(tmp_path: Path) -> None:
     assert data["meta"]["topology"] == "cross-host" and data["meta"]["mtu"] == 1500
     check_measured(data, "latency", with_omx_perf(["omx", "mpich", "raw", "tcp"]), [8, 4096])
     check_measured(data, "bandwidth", ["raw", "tcp"], [8, 4096])
+    if split_installed():
+        check_split(stdout, data, [8, 4096])
     assert not {n for n in netns.list_namespaces() if n.startswith(netns.PREFIX)} - before

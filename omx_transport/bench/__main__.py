@@ -28,8 +28,9 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m omx_transport.bench",
         description="omx beside mpi4py/MPICH and the machine's floors, measured in one run.",
-        epilog="Contenders (--only): omx (the Comm from Python), omx_perf (C), mpich (mpi4py), "
-        "and floors: shm, cma, udp (--local), raw (--cross-host), tcp (both).",
+        epilog="Contenders (--only): omx (the Comm from Python), omx_perf (C), omx_perf_split "
+        "(omx_perf's client through an omx_backend; --cross-host, --local --link udp), "
+        "mpich (mpi4py), and floors: shm, cma, udp (--local), raw (--cross-host), tcp (both).",
     )
     p.add_argument("mode", choices=["latency", "bandwidth", "all"],
                    help="ping-pong one-way latency, streaming bandwidth, or both")

@@ -115,6 +115,7 @@ class ContenderInfo:
     role: str
     unavailable: str | None
     command: list[str]
+    versus: str | None = None
 
 
 @dataclass
@@ -205,7 +206,7 @@ def run_mode(
     for c in contenders:
         why = c.unavailable()
         infos.append(ContenderInfo(c.key, c.label, c.role, why,
-                                   [] if why else c.command(mode, plan)))
+                                   [] if why else c.command(mode, plan), c.versus))
     result = ModeResult(mode, plan, reps, infos)
     live = [c for c, i in zip(contenders, infos, strict=True) if not i.unavailable]
     broken: set[str] = set()

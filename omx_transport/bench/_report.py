@@ -3,7 +3,8 @@
 Ratios are omx / reference for the figure of merit of the mode: for
 latency, omx's one-way time over the reference's (above 1: omx is slower);
 for bandwidth, omx's MB/s over the reference's (below 1: omx is slower).
-Both are computed from the medians.
+Both are computed from the medians.  A variant of a subject (``versus``:
+the split driver's omx_perf) is compared with that subject only.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from typing import Any
 from ._harness import ModeResult, Stats, format_size
 from ._runners import SUBJECT
 
-SHORT = {"omx": "omx", "omx_perf": "omx_perf", "mpich": "MPICH", "raw": "raw", "shm": "shm",
-         "cma": "CMA", "udp": "UDP", "tcp": "TCP"}
+SHORT = {"omx": "omx", "omx_perf": "omx_perf", "omx_perf_split": "split", "mpich": "MPICH",
+         "raw": "raw", "shm": "shm", "cma": "CMA", "udp": "UDP", "tcp": "TCP"}
 TITLES = {
     "lat": "Latency: one-way time in us (half the ping-pong round trip)",
     "bw": "Bandwidth: MB/s (10^6 B/s) of a stream of messages",
@@ -37,10 +38,14 @@ def ratio_pairs(result: ModeResult) -> list[tuple[str, str]]:
     """(subject, reference) pairs: each omx subject against everything after it.
 
     Without an omx contender (``--only`` left them out) the first one plays the subject.
+    A variant (``versus`` set) gives one pair, itself against what it is a variant of.
     """
-    keys = [c.key for c in result.contenders]
-    subjects = [c.key for c in result.contenders if c.role == SUBJECT] or keys[:1]
-    return [(s, r) for s in subjects for r in keys[keys.index(s) + 1:]]
+    keys = [c.key for c in result.contenders if not c.versus]
+    subjects = [c.key for c in result.contenders if c.role == SUBJECT and not c.versus] or keys[:1]
+    pairs = [(s, r) for s in subjects for r in keys[keys.index(s) + 1:]]
+    present = {c.key for c in result.contenders}
+    return pairs + [(c.key, c.versus) for c in result.contenders
+                    if c.versus and c.versus in present]
 
 
 def ratio(result: ModeResult, subject: str, ref: str, size: int) -> float | None:

@@ -290,6 +290,7 @@ class Contender:
     key = ""
     label = ""
     role = REFERENCE
+    versus: str | None = None  # compared with this contender only (a variant of it)
 
     def unavailable(self) -> str | None:
         """Why it cannot run here, or None."""
@@ -391,6 +392,10 @@ class ServerClient(Contender):
         """Environment of both sides."""
         return dict(os.environ)
 
+    def client_env(self, env: dict[str, str]) -> dict[str, str]:
+        """Environment of the clients (the server gets ``env``)."""
+        return env
+
     def parse_client(self, text: str, out: RunOutcome, step: tuple[int, int] | None) -> None:
         """Turn one client's output into results."""
         parse_lines(text, out)
@@ -424,7 +429,8 @@ class ServerClient(Contender):
             clients = zip(self.client_argvs(mode, plan), self.steps_of_clients(plan), strict=True)
             for argv, step in clients:
                 left = timeout - (time.monotonic() - t0)
-                rc, text = _run(self.topo.wrap(0, argv), env, max(left, 1.0), self.topo.workdir)
+                rc, text = _run(self.topo.wrap(0, argv), self.client_env(env), max(left, 1.0),
+                                self.topo.workdir)
                 self.parse_client(text, out, step)
                 if rc != 0:
                     out.error = f"client exit {rc}: {_tail(text)}"
@@ -558,15 +564,103 @@ class OmxPerf(ServerClient):
                                                    step[0] / us if us > 0 else 0.0)
 
 
+class OmxPerfSplit(OmxPerf):
+    """omx_perf whose client goes through the split driver (issue 8).
+
+    Each launch starts an ``omx_backend`` on side 0 with the link environment
+    the direct client uses (same board), runs the client with
+    ``OMX_DRIVER=split:SOCKET`` and stops the backend whatever happens; the
+    server is the direct one of :class:`OmxPerf`.  The backend shares the
+    client's CPU: with two CPUs there is none of its own (dom0's, under Xen),
+    and left to float it measured about twice slower at 8 B.
+    """
+
+    versus = "omx_perf"
+
+    def __init__(self, topo: Topology) -> None:
+        super().__init__(topo)
+        self.key, self.label = "omx_perf_split", "omx_perf split driver (C)"
+        self.backend = find_program("omx_backend")
+        self.sock = os.path.join(topo.workdir, "backend.sock")
+        self.log = os.path.join(topo.workdir, "backend.log")
+
+    def unavailable(self) -> str | None:
+        return super().unavailable() or (
+            None if self.backend else "omx_backend not found (pip install . builds it)")
+
+    def client_env(self, env: dict[str, str]) -> dict[str, str]:
+        return {**env, "OMX_DRIVER": f"split:{self.sock}"}
+
+    def command(self, mode: str, plan: Sequence[tuple[int, int]]) -> list[str]:
+        assert self.backend
+        backend = self.topo.wrap(0, [self.backend, "--socket", self.sock])
+        return [*backend, "&", "OMX_DRIVER=split:" + self.sock, *super().command(mode, plan)]
+
+    def _start_backend(self) -> subprocess.Popen:
+        """Start the backend on side 0 (own process group), its output in backend.log."""
+        assert self.backend
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.sock)
+        argv = [self.backend, "--socket", self.sock]
+        if self.topo.cpus is not None:
+            argv = ["taskset", "-c", str(self.topo.cpus[0]), *argv]
+        env = self.env()
+        env.pop("OMX_DRIVER", None)
+        with open(self.log, "wb") as log:
+            if isinstance(self.topo, CrossHostTopology):
+                return self.topo.pair.popen(0, argv, env=env, cwd=self.topo.workdir,
+                                            stdout=log, stderr=subprocess.STDOUT)
+            return subprocess.Popen(argv, env=env, cwd=self.topo.workdir, stdout=log,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+
+    def _wait_backend(self, proc: subprocess.Popen, timeout: float) -> str | None:
+        """None once the backend's socket accepts a connection, else why not."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if proc.poll() is not None:
+                return f"omx_backend exited {proc.returncode}: {self._log_tail()}"
+            with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX,
+                                                             socket.SOCK_SEQPACKET) as s:
+                s.connect(self.sock)
+                return None
+            time.sleep(0.02)
+        return f"omx_backend did not listen on {self.sock} in {timeout:.0f} s: {self._log_tail()}"
+
+    def _log_tail(self) -> str:
+        try:
+            return _tail(Path(self.log).read_text(errors="replace"))
+        except OSError:
+            return ""
+
+    def run(self, mode: str, plan: Sequence[tuple[int, int]], timeout: float) -> RunOutcome:
+        backend = self._start_backend()
+        try:
+            why = self._wait_backend(backend, min(timeout, 15.0))
+            if why:
+                return RunOutcome(argv=self.command(mode, plan), error=why)
+            out = super().run(mode, plan, timeout)
+            if backend.poll() is not None and not out.error:
+                out.error = f"omx_backend exited {backend.returncode} during the run"
+            return out
+        finally:
+            _kill_group(backend)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.sock)
+
+
 def contenders_for(topo: Topology) -> list[Contender]:
     """Every contender of a topology, subjects first."""
     omx = MpiWorker(topo, "omx", "omx", "omx Comm (Python)", SUBJECT)
     perf = OmxPerf(topo)
     tcp = SockFloor(topo, "tcp")
+    split = OmxPerfSplit(topo)
     if isinstance(topo, CrossHostTopology):
         mpich = MpiWorker(topo, "mpi4py", "mpich", "mpi4py + MPICH ofi/tcp", REFERENCE)
-        return [omx, perf, mpich, RawFloor(topo), tcp]
+        return [omx, perf, split, mpich, RawFloor(topo), tcp]
     mpich = MpiWorker(topo, "mpi4py", "mpich", "mpi4py + MPICH shm", REFERENCE)
     shm = ForkFloor(topo, "omx_floor_shm", "shm", "shm two-copy floor (C)")
     cma = ForkFloor(topo, "omx_floor_cma", "cma", "CMA single-copy floor (C)")
-    return [omx, perf, mpich, shm, cma, SockFloor(topo, "udp"), tcp]
+    # The split row needs the link alone: the intra-host shared path of a direct
+    # server does not reach the backend's frontends.
+    splits = [split] if isinstance(topo, LocalTopology) and topo.link == "udp" else []
+    return [omx, perf, *splits, mpich, shm, cma, SockFloor(topo, "udp"), tcp]
