@@ -377,22 +377,28 @@ static const struct omx_abi_ops omx_split_front_ops = {
 	.jiffies = omx_split_front_jiffies,
 };
 
-/* OMX_VERBOSE and OMX_WAITSPIN_US, as the library and the direct driver
- * read them (bad values: their defaults). */
-static void omx_split_front_read_env(struct omx_split_front *f)
+/* A number from the environment, clamped to max; bad values: the default. */
+static uint32_t omx_split_front_env_uint(const char *name, uint32_t def, uint32_t max)
 {
-	const char *s = getenv("OMX_VERBOSE");
+	const char *s = getenv(name);
 	char *end;
 	unsigned long v;
 
-	f->verbose = s && *s && strtoul(s, &end, 0) > 0 && !*end;
-	f->waitspin_us = 50;
-	s = getenv("OMX_WAITSPIN_US");
-	if (s && *s) {
-		v = strtoul(s, &end, 0);
-		if (!*end && *s != '-')
-			f->waitspin_us = v > 100000 ? 100000 : (uint32_t)v;
-	}
+	if (!s || !*s || *s == '-')
+		return def;
+	v = strtoul(s, &end, 0);
+	if (*end)
+		return def;
+	return v > max ? max : (uint32_t)v;
+}
+
+/* OMX_VERBOSE and OMX_WAITSPIN_US as the library and the direct driver read
+ * them, and OMX_SPLIT_TIMEOUT_MS. */
+static void omx_split_front_read_env(struct omx_split_front *f)
+{
+	f->verbose = omx_split_front_env_uint("OMX_VERBOSE", 0, 1) > 0;
+	f->waitspin_us = omx_split_front_env_uint("OMX_WAITSPIN_US", 50, 100000);
+	f->timeout_ms = omx_split_front_env_uint("OMX_SPLIT_TIMEOUT_MS", 30000, 3600000);
 }
 
 int omx_split_front_open(const char *socket_path, struct omx_abi_driver **out)

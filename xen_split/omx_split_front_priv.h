@@ -103,6 +103,7 @@ struct omx_split_front {
 	struct omx_abi_driver base;   /* first: ops recover the frontend with container_of */
 	int verbose;
 	uint32_t waitspin_us;         /* OMX_WAITSPIN_US */
+	uint32_t timeout_ms;          /* OMX_SPLIT_TIMEOUT_MS: a backend silent this long is lost; 0 = never */
 
 	/* bus */
 	int sock;
@@ -129,6 +130,8 @@ struct omx_split_front {
 	pthread_cond_t cond;
 	struct omx_split_front_ring ring;  /* under lock */
 	struct omx_split_front_call *calls[OMX_SPLIT_RING_SLOTS];   /* under lock */
+	uint32_t stall_seen;          /* under lock: rsp_cons at the last sign of life */
+	uint64_t stall_since;         /* under lock: ns of that sign */
 	int poller;                   /* under lock: a thread blocks on notify */
 	uint32_t cond_waiters;        /* under lock */
 	uint64_t posted_errors;       /* under lock */
@@ -173,6 +176,9 @@ void omx_split_front_bus_stop(struct omx_split_front *f);
 /* The backend is gone or broken: fail everything from now on.  ring_locked:
  * the caller holds f->lock. */
 void omx_split_front_die(struct omx_split_front *f, const char *why, int ring_locked);
+/* Declare the backend lost once requests stayed unanswered for timeout_ms. */
+void omx_split_front_stall_check_locked(struct omx_split_front *f);
+void omx_split_front_stall_check(struct omx_split_front *f);
 
 /* omx_split_front_ring.c */
 /* A sealed memfd of size bytes mapped read-write at *map; the fd or OMX_ABI_ENOMEM. */

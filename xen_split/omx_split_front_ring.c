@@ -138,6 +138,39 @@ static inline void omx_split_front_cpu_relax(void)
 }
 
 #define OMX_SPLIT_FRONT_SPIN_BURST 32
+#define OMX_SPLIT_FRONT_POLL_MS 1000   /* the poller re-checks the backend's silence this often */
+
+/*
+ * A backend that leaves requests unanswered for timeout_ms (hung, stopped)
+ * is as good as gone: declare it lost, so that every pending request fails
+ * instead of hanging the guest.  Called with f->lock held by whoever waits:
+ * the response poller, and endpoint waiters (omx_split_front_stall_check).
+ */
+void omx_split_front_stall_check_locked(struct omx_split_front *f)
+{
+	uint64_t now;
+
+	omx_split_front_reap_locked(f);
+	if (!f->timeout_ms || omx_split_front_dead(f))
+		return;
+	now = omx_split_front_now_ns();
+	if (!f->stall_since || f->ring.rsp_cons != f->stall_seen ||
+	    f->ring.req_prod_pvt == f->ring.rsp_cons) {
+		f->stall_seen = f->ring.rsp_cons;
+		f->stall_since = now;
+	} else if (now - f->stall_since > (uint64_t)f->timeout_ms * 1000000) {
+		omx_split_front_die(f, "no response within OMX_SPLIT_TIMEOUT_MS", 1);
+	}
+}
+
+void omx_split_front_stall_check(struct omx_split_front *f)
+{
+	/* Best effort: a thread holding the lock checks on its own. */
+	if (pthread_mutex_trylock(&f->lock))
+		return;
+	omx_split_front_stall_check_locked(f);
+	pthread_mutex_unlock(&f->lock);
+}
 
 /* The poller's turn: spin on rsp_prod, then block on notify.  Entered and
  * left with f->lock held; drops it meanwhile. */
@@ -172,7 +205,7 @@ static void omx_split_front_poll_locked(struct omx_split_front *f)
 		return;
 	pthread_mutex_unlock(&f->lock);
 	do
-		r = poll(pfd, 2, -1);
+		r = poll(pfd, 2, OMX_SPLIT_FRONT_POLL_MS);
 	while (r < 0 && errno == EINTR);
 	if (pfd[0].revents && read(f->notify_fd, &v, sizeof(v)) < 0) {
 		/* EAGAIN: another read drained it */
@@ -189,6 +222,7 @@ static int omx_split_front_wait_locked(struct omx_split_front *f, const struct o
 		omx_split_front_reap_locked(f);
 		if (call ? call->done : omx_split_front_free_requests(&f->ring) > 0)
 			return 0;
+		omx_split_front_stall_check_locked(f);
 		if (omx_split_front_dead(f))
 			return OMX_ABI_EIO;
 		if (f->poller) {

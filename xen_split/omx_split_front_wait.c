@@ -240,6 +240,8 @@ int omx_split_front_wait_event(struct omx_abi_driver *d, uint32_t handle, struct
 
 	if (!ep)
 		return OMX_ABI_EINVAL;
+	/* The lib comes back here at least at every resend deadline. */
+	omx_split_front_stall_check(ep->f);
 	/* Register before the first check: a later wakeup moves gen or makes
 	 * wake_fd readable. */
 	omx_split_front_waiter_register(ep, &w);
@@ -328,9 +330,10 @@ int omx_split_front_progress(struct omx_abi_driver *d, uint32_t handle)
 		ep->polls = 0;
 		ep->idle_since_ns = now;
 	} else if (++ep->polls >= OMX_SPLIT_FRONT_POLLS_BEFORE_YIELD) {
-		if (now - ep->idle_since_ns > (uint64_t)ep->f->waitspin_us * 1000)
+		if (now - ep->idle_since_ns > (uint64_t)ep->f->waitspin_us * 1000) {
+			omx_split_front_stall_check(ep->f);
 			omx_split_front_nap(ep);
-		else
+		} else
 			sched_yield();
 		now = omx_split_front_now_ns();
 	}

@@ -504,6 +504,42 @@ static void test_death(void)
 	CHECK(count_fds() == fds);
 }
 
+/* A backend that stays connected but answers nothing (hung, SIGSTOPped) is
+ * declared lost after OMX_SPLIT_TIMEOUT_MS: a waited command fails with EIO
+ * and the endpoint reports IFACE_REMOVED, instead of hanging forever. */
+static void test_silent_backend(void)
+{
+	struct omx_abi_driver *d = NULL;
+	struct omx_abi_endpoint_desc *desc;
+	struct omx_abi_board_info bi;
+	struct fake fk;
+	uint64_t t0;
+	uint32_t h;
+	int err;
+
+	setenv("OMX_SPLIT_TIMEOUT_MS", "200", 1);
+	fake_start(&fk, "silent", NULL);
+	CHECK(omx_split_front_open(fk.path, &d) == 0);
+	unsetenv("OMX_SPLIT_TIMEOUT_MS");
+	if (!d) {
+		fake_stop(&fk);
+		return;
+	}
+	h = open_ep(&fk, d, 3, &err);
+	CHECK(err == 0);
+	desc = d->ops->endpoint_area(d, h);
+	fake_set(&fk.stall, 1);
+	t0 = now_ms();
+	CHECK(d->ops->get_board_info(d, 0, &bi) == OMX_ABI_EIO);
+	/* 200 ms of silence, noticed at the poller's next look (1 s period). */
+	CHECK(now_ms() - t0 >= 200 && now_ms() - t0 < 2500);
+	CHECK(desc && (__atomic_load_n(&desc->status, __ATOMIC_ACQUIRE) & OMX_ABI_DESC_IFACE_REMOVED));
+	fake_set(&fk.stall, 0);
+	CHECK(d->ops->close_endpoint(d, h) == 0);
+	d->ops->close(d);
+	fake_stop(&fk);
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IONBF, 0);
@@ -513,6 +549,8 @@ int main(void)
 	printf("connected: done\n");
 	test_death();
 	printf("death: done\n");
+	test_silent_backend();
+	printf("silent backend: done\n");
 	if (failures) {
 		fprintf(stderr, "%d check(s) failed\n", failures);
 		return 1;
