@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "omx_split_back_priv.h"
+#include "omx_spin.h"
 
 #define OMX_SPLIT_BACK_EVENTS 64
 #define OMX_SPLIT_BACK_BLOCK_MAX_MS 1000
@@ -55,14 +56,6 @@ void omx_split_back_log(struct omx_split_back *b, const char *fmt, ...)
 uint64_t omx_split_back_now_ms(void)
 {
 	return omx_drv_now_ms();
-}
-
-static uint64_t omx_split_back_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
 int omx_split_back_epoll_add(struct omx_split_back *b, int fd, struct omx_split_back_src *src)
@@ -376,15 +369,6 @@ static int omx_split_back_block_ms(struct omx_split_back *b)
 	return t > OMX_SPLIT_BACK_BLOCK_MAX_MS ? OMX_SPLIT_BACK_BLOCK_MAX_MS : (int)t;
 }
 
-static inline void omx_split_back_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield");
-#endif
-}
-
 /* Requests published on any ring (memory only, no syscall). */
 static int omx_split_back_rings_pending(struct omx_split_back *b)
 {
@@ -406,16 +390,16 @@ static int omx_split_back_rings_pending(struct omx_split_back *b)
  * out, < 0 on an error. */
 static int omx_split_back_spin(struct omx_split_back *b, volatile int *stop, uint64_t idle_since, uint32_t spin_us)
 {
-	uint64_t now = omx_split_back_now_us(), next_poll = now;
+	uint64_t now = omx_clock_us(), next_poll = now;
 	int r;
 
 	while (!*stop && now - idle_since < spin_us) {
 		for (int i = 0; i < OMX_SPLIT_BACK_SPIN_BURST; i++) {
 			if (omx_split_back_rings_pending(b))
 				return omx_split_back_poll(b, 0) < 0 ? OMX_ABI_EIO : 1;
-			omx_split_back_relax();
+			omx_cpu_relax();
 		}
-		now = omx_split_back_now_us();
+		now = omx_clock_us();
 		if (now >= next_poll) {
 			next_poll = now + OMX_SPLIT_BACK_SPIN_POLL_US;
 			r = omx_split_back_poll(b, 0);
@@ -424,14 +408,14 @@ static int omx_split_back_spin(struct omx_split_back *b, volatile int *stop, uin
 		}
 		/* Let a frontend or its peer that shares our processor run. */
 		sched_yield();
-		now = omx_split_back_now_us();
+		now = omx_clock_us();
 	}
 	return 0;
 }
 
 int omx_split_back_run(struct omx_split_back *b, volatile int *stop)
 {
-	uint64_t idle_since = omx_split_back_now_us(), t0;
+	uint64_t idle_since = omx_clock_us(), t0;
 	int r;
 
 	while (!*stop) {
@@ -444,7 +428,7 @@ int omx_split_back_run(struct omx_split_back *b, volatile int *stop)
 		if (r < 0)
 			return r;
 		if (r > 0) {
-			idle_since = omx_split_back_now_us();
+			idle_since = omx_clock_us();
 			continue;
 		}
 		if (*stop)
@@ -453,19 +437,19 @@ int omx_split_back_run(struct omx_split_back *b, volatile int *stop)
 			r = omx_split_back_poll(b, 0);
 			if (r < 0)
 				return r;
-			idle_since = omx_split_back_now_us();
+			idle_since = omx_clock_us();
 			continue;
 		}
-		t0 = omx_split_back_now_us();
+		t0 = omx_clock_us();
 		r = omx_split_back_poll(b, omx_split_back_block_ms(b));
 		if (r < 0)
 			return r;
 		/* Adapt: a quick wake-up deserved the spin, a long sleep did not. */
-		if (r > 0 && omx_split_back_now_us() - t0 <= b->cfg.spin_us)
+		if (r > 0 && omx_clock_us() - t0 <= b->cfg.spin_us)
 			b->spin_us = b->cfg.spin_us;
 		else if (b->spin_us > 1)
 			b->spin_us /= 2;
-		idle_since = omx_split_back_now_us();
+		idle_since = omx_clock_us();
 	}
 	return 0;
 }

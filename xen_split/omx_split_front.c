@@ -39,14 +39,6 @@ uint64_t omx_split_front_jiffies_now(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-uint64_t omx_split_front_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
-}
-
 /* ---- driver-wide queries (waited) ------------------------------------------ */
 
 static int omx_split_front_get_info(struct omx_abi_driver *d, struct omx_abi_driver_info *out)

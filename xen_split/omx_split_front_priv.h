@@ -29,6 +29,7 @@
 
 #include "omx_abi_ops.h"
 #include "omx_list.h"
+#include "omx_spin.h"
 #include "omx_split_front.h"
 #include "omx_split_proto.h"
 #include "omx_split_ring.h"
@@ -164,7 +165,6 @@ static inline int omx_split_front_dead(struct omx_split_front *f)
 
 void omx_split_front_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 uint64_t omx_split_front_jiffies_now(void);
-uint64_t omx_split_front_now_ns(void);
 
 /* omx_split_front_bus.c */
 int omx_split_front_bus_connect(struct omx_split_front *f, const char *path);

@@ -128,15 +128,6 @@ static void omx_split_front_reap_locked(struct omx_split_front *f)
 		pthread_cond_broadcast(&f->cond);
 }
 
-static inline void omx_split_front_cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield");
-#endif
-}
-
 #define OMX_SPLIT_FRONT_SPIN_BURST 32
 #define OMX_SPLIT_FRONT_POLL_MS 1000   /* the poller re-checks the backend's silence this often */
 
@@ -153,7 +144,7 @@ void omx_split_front_stall_check_locked(struct omx_split_front *f)
 	omx_split_front_reap_locked(f);
 	if (!f->timeout_ms || omx_split_front_dead(f))
 		return;
-	now = omx_split_front_now_ns();
+	now = omx_clock_ns();
 	if (!f->stall_since || f->ring.rsp_cons != f->stall_seen ||
 	    f->ring.req_prod_pvt == f->ring.rsp_cons) {
 		f->stall_seen = f->ring.rsp_cons;
@@ -181,7 +172,7 @@ static void omx_split_front_poll_locked(struct omx_split_front *f)
 		{ .fd = f->dead_fd, .events = POLLIN },
 	};
 	uint32_t seen = f->ring.rsp_cons;
-	uint64_t end = omx_split_front_now_ns() + (uint64_t)f->waitspin_us * 1000;
+	uint64_t end = omx_clock_ns() + (uint64_t)f->waitspin_us * 1000;
 	uint64_t v;
 	int r;
 
@@ -191,11 +182,11 @@ static void omx_split_front_poll_locked(struct omx_split_front *f)
 		for (int i = 0; i < OMX_SPLIT_FRONT_SPIN_BURST; i++) {
 			if (omx_split_ring_load(&f->sring->rsp_prod) != seen || omx_split_front_dead(f))
 				goto relock;
-			omx_split_front_cpu_relax();
+			omx_cpu_relax();
 		}
 		/* Two cores: the backend may need ours. */
 		sched_yield();
-	} while (omx_split_front_now_ns() < end);
+	} while (omx_clock_ns() < end);
 	pthread_mutex_lock(&f->lock);
 	/* Another thread may have reaped meanwhile (our response among them):
 	 * then there is nothing to sleep for.  Else, under the lock rsp_cons

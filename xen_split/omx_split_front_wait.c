@@ -153,31 +153,22 @@ static int omx_split_front_wait_timeout_ms(struct omx_split_front_ep *ep, const 
 	return t > INT_MAX ? INT_MAX : (int)t;
 }
 
-static inline void omx_split_front_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield");
-#endif
-}
-
 static int omx_split_front_wait_spin(struct omx_split_front_ep *ep, const struct omx_abi_wait *wait,
 				     const struct omx_split_front_waiter *w, uint32_t budget_us)
 {
-	uint64_t end = omx_split_front_now_ns() + (uint64_t)budget_us * 1000;
+	uint64_t end = omx_clock_ns() + (uint64_t)budget_us * 1000;
 	int st;
 
 	for (;;) {
 		for (int i = 0; i < OMX_SPLIT_FRONT_WAIT_BURST; i++) {
 			if (omx_split_front_indices_moved(ep, wait))
 				return OMX_ABI_WAIT_EVENT;
-			omx_split_front_relax();
+			omx_cpu_relax();
 		}
 		st = omx_split_front_wait_check(ep, wait, w, 0);
 		if (st != OMX_SPLIT_FRONT_WAIT_NONE)
 			return st;
-		if (omx_split_front_now_ns() >= end)
+		if (omx_clock_ns() >= end)
 			return OMX_SPLIT_FRONT_WAIT_NONE;
 		sched_yield();
 	}
@@ -216,16 +207,15 @@ static int omx_split_front_wait_block(struct omx_split_front_ep *ep, const struc
 	}
 }
 
-/* Next spin budget: keep it while events come during the spin or soon
- * after blocking, halve it when waits are long (many ranks on 2 cores). */
+/* Next spin budget (omx_spin.h's rule). */
 static void omx_split_front_wait_adapt(struct omx_split_front_ep *ep, uint32_t budget, int spun_out, int st,
 				       uint64_t blocked_ns)
 {
-	uint32_t max = ep->f->waitspin_us, next = budget;
+	uint32_t next;
 
-	if (st != OMX_ABI_WAIT_EVENT || !spun_out)
+	if (st != OMX_ABI_WAIT_EVENT)
 		return;
-	next = blocked_ns <= (uint64_t)max * 1000 ? max : budget / 2;
+	next = omx_waitspin_next(budget, ep->f->waitspin_us, spun_out, blocked_ns);
 	if (next != budget)
 		__atomic_store_n(&ep->waitspin_us, next, __ATOMIC_RELAXED);
 }
@@ -251,10 +241,10 @@ int omx_split_front_wait_event(struct omx_abi_driver *d, uint32_t handle, struct
 		st = omx_split_front_wait_spin(ep, wait, &w, budget);
 	if (st == OMX_SPLIT_FRONT_WAIT_NONE) {
 		spun_out = 1;
-		t0 = omx_split_front_now_ns();
+		t0 = omx_clock_ns();
 		st = omx_split_front_wait_block(ep, wait, &w);
 	}
-	omx_split_front_wait_adapt(ep, budget, spun_out, st, spun_out ? omx_split_front_now_ns() - t0 : 0);
+	omx_split_front_wait_adapt(ep, budget, spun_out, st, spun_out ? omx_clock_ns() - t0 : 0);
 	omx_split_front_waiter_leave(ep, &w);
 	omx_split_front_ep_put(ep);
 	if (st < 0)
@@ -325,7 +315,7 @@ int omx_split_front_progress(struct omx_abi_driver *d, uint32_t handle)
 
 	if (!ep)
 		return 0;
-	now = omx_split_front_now_ns();
+	now = omx_clock_ns();
 	if (omx_split_front_scan(ep) || now - ep->last_poll_ns > OMX_SPLIT_FRONT_POLL_GAP_NS) {
 		ep->polls = 0;
 		ep->idle_since_ns = now;
@@ -335,7 +325,7 @@ int omx_split_front_progress(struct omx_abi_driver *d, uint32_t handle)
 			omx_split_front_nap(ep);
 		} else
 			sched_yield();
-		now = omx_split_front_now_ns();
+		now = omx_clock_ns();
 	}
 	ep->last_poll_ns = now;
 	omx_split_front_ep_put(ep);

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "omx_drv_shared.h"
+#include "omx_spin.h"
 
 /* ---- the unexpected queue, many producers ---------------------------------- */
 
@@ -96,14 +97,6 @@ static int omx_drv_uq_holder_gone(uint32_t h, uint32_t me)
 	return kill((pid_t)h, 0) < 0 && errno == ESRCH;
 }
 
-static uint64_t omx_drv_uq_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 /* Take the lock within wait_us: 0, or -1 (counted by the caller). */
 static int omx_drv_uq_lock(struct omx_drv_shm *shm, union omx_abi_event *slots, uint32_t entries,
 			   uint32_t wait_us)
@@ -126,7 +119,7 @@ static int omx_drv_uq_lock(struct omx_drv_shm *shm, union omx_abi_event *slots, 
 				return 0;
 			continue;
 		}
-		now = omx_drv_uq_now_us();
+		now = omx_clock_us();
 		if (!deadline)
 			deadline = now + wait_us;
 		if (((n & 63) == 0 || now >= deadline) && omx_drv_uq_holder_gone(h, me) &&

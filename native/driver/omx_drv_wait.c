@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "omx_drv_shared.h"
+#include "omx_spin.h"
 
 struct omx_drv_waiter {
 	uint32_t seq;                 /* wait_seq when last refreshed */
@@ -220,23 +221,6 @@ static void omx_drv_wait_drop_queries(struct omx_drv_ep *ep)
 		close(fd);
 }
 
-static uint64_t omx_drv_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
-}
-
-static inline void omx_drv_cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield");
-#endif
-}
-
 #define OMX_DRV_SPIN_PORT_NS 2000     /* a frame on the link waits at most this for a spinner */
 #define OMX_DRV_SPIN_BURST 32         /* memory checks between two yields */
 
@@ -244,19 +228,19 @@ static int omx_drv_wait_spin(struct omx_drv_ep *ep, const struct omx_abi_wait *w
 			     const struct omx_drv_waiter *w, uint32_t budget_us)
 {
 	struct pollfd pfd = { .fd = ep->port_fd, .events = POLLIN };
-	uint64_t now = omx_drv_now_ns(), end = now + (uint64_t)budget_us * 1000, next_port = now;
+	uint64_t now = omx_clock_ns(), end = now + (uint64_t)budget_us * 1000, next_port = now;
 	int st;
 
 	for (;;) {
 		for (int i = 0; i < OMX_DRV_SPIN_BURST; i++) {
 			if (omx_drv_indices_moved(ep, wait))
 				return OMX_ABI_WAIT_EVENT;
-			omx_drv_cpu_relax();
+			omx_cpu_relax();
 		}
 		st = omx_drv_wait_check(ep, wait, w, 0);
 		if (st != OMX_DRV_WAIT_NONE)
 			return st;
-		now = omx_drv_now_ns();
+		now = omx_clock_ns();
 		if (now >= next_port) {
 			next_port = now + OMX_DRV_SPIN_PORT_NS;
 			if (poll(&pfd, 1, 0) > 0 && omx_drv_wait_rx(ep))
@@ -321,16 +305,11 @@ static int omx_drv_wait_block(struct omx_drv_ep *ep, const struct omx_abi_wait *
 static void omx_drv_wait_adapt(struct omx_drv_ep *ep, uint32_t budget, int spun_out, int st,
 			       uint64_t blocked_ns)
 {
-	uint32_t max = ep->drv->cfg.waitspin_us, next = budget;
+	uint32_t next;
 
 	if (st != OMX_ABI_WAIT_EVENT)
 		return;
-	if (!spun_out)
-		next = budget;
-	else if (blocked_ns <= (uint64_t)max * 1000)
-		next = max;
-	else
-		next = budget / 2;
+	next = omx_waitspin_next(budget, ep->drv->cfg.waitspin_us, spun_out, blocked_ns);
 	if (next != budget)
 		__atomic_store_n(&ep->waitspin_us, next, __ATOMIC_RELAXED);
 }
@@ -354,10 +333,10 @@ int omx_drv_wait_event(struct omx_abi_driver *d, uint32_t handle, struct omx_abi
 		st = omx_drv_wait_spin(ep, wait, &w, budget);
 	if (st == OMX_DRV_WAIT_NONE) {
 		spun_out = 1;
-		t0 = omx_drv_now_ns();
+		t0 = omx_clock_ns();
 		st = omx_drv_wait_block(ep, wait, &w);
 	}
-	omx_drv_wait_adapt(ep, budget, spun_out, st, spun_out ? omx_drv_now_ns() - t0 : 0);
+	omx_drv_wait_adapt(ep, budget, spun_out, st, spun_out ? omx_clock_ns() - t0 : 0);
 	omx_drv_waiter_leave(ep, &w);
 	omx_drv_ep_put(ep);
 	if (st < 0)
